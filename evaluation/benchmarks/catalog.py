@@ -172,7 +172,14 @@ register(
     BenchmarkSpec(
         id="arith",
         description="Generated arithmetic and algebra: 500 problems, 5 levels, integer answers (offline)",
-        mapping=RowMapping(problem="problem", answer="answer", id="id", subject="subject", level="level"),
+        mapping=RowMapping(
+            problem="problem",
+            answer="answer",
+            id="id",
+            subject="subject",
+            level="level",
+            metadata=("solution",),
+        ),
         grader="math",
         default_template="one-shot-boxed",
         generate=generate_arith,

@@ -157,6 +157,18 @@ def test_total_is_the_sum_of_the_parts():
     assert torch.allclose(entropy.grad, -0.001 / 5 * batch.mask)
 
 
+def test_luffy_preset_has_plain_policy_gradient_and_shaped_demonstrations():
+    logp, entropy, batch, is_demo = _three_rows()
+    parts, _ = srft_parts(logp, entropy, batch, is_demo, NO_EXTRAS, SRFTConfig.luffy())
+    # On-policy ratio 1: the positive row's tokens get -A = -1 each, unweighted; no SFT part.
+    assert torch.equal(parts.rl_positive, torch.tensor([[0.0, 0.0], [-1.0, -1.0], [0.0, 0.0]]))
+    assert torch.equal(parts.sft, torch.zeros(3, 2))
+    expected_demo_rl = torch.tensor([[-0.5 * 0.4 / 0.5, -0.5 * 0.5 / 0.6], [0.0, 0.0], [0.0, 0.0]])
+    assert torch.allclose(parts.demo_rl, expected_demo_rl)
+    output = compute_srft_loss(logp, entropy, batch, is_demo, NO_EXTRAS, SRFTConfig.luffy())
+    assert output.loss.item() == pytest.approx((-0.5 * (0.4 / 0.5 + 0.5 / 0.6) - 2.0 + 1.0) / 5)
+
+
 def test_config_validation():
     with pytest.raises(ValueError):
         SRFTConfig(sft_entropy_sign=0)

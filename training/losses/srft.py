@@ -48,6 +48,11 @@ class SRFTConfig:
         metadata={"help": "Scale of w_RL = scale · sg(exp(H)) on the policy-gradient loss of self-rollouts "
                   "with advantage > 0 (paper Eq. 12 and code: 0.1)."},
     )
+    rl_positive_entropy_weight: bool = field(
+        default=True,
+        metadata={"help": "Weight positive self-rollouts by w_RL (SRFT). False = plain policy gradient on "
+                  "every self-rollout, as LUFFY (notes §2.1); rl_positive_weight_scale is then unused."},
+    )
     demo_shaping_gamma: float | None = field(
         default=0.1,
         metadata={"help": "γ of the demonstration RL term -A·p/(p+γ) (LUFFY policy shaping, kept by the "
@@ -76,6 +81,14 @@ class SRFTConfig:
             raise ValueError("demo_shaping_gamma must be > 0 or None")
         if self.demonstrations_per_prompt != 1:
             raise ValueError("only demonstrations_per_prompt = 1 is supported")
+
+    @classmethod
+    def luffy(cls, demo_shaping_gamma: float = 0.1) -> "SRFTConfig":
+        """LUFFY's mixed-policy objective (notes §2.1) as an SRFT configuration: no SFT term, plain policy
+        gradient on every self-rollout, -A·p/(p+γ) on the demonstration."""
+        return cls(
+            sft_weight_scale=0.0, rl_positive_entropy_weight=False, demo_shaping_gamma=demo_shaping_gamma
+        )
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -133,7 +146,11 @@ def srft_parts(
         clip_low=loss.clip_ratio_low, clip_high=loss.clip_ratio_high, dual_clip_c=loss.dual_clip_c,
     )
     w_sft = entropy_weight(entropy, demo, srft.sft_weight_scale, srft.sft_entropy_sign, srft.entropy_scope)
-    w_rl = entropy_weight(entropy, positive, srft.rl_positive_weight_scale, 1, srft.entropy_scope)
+    w_rl = (
+        entropy_weight(entropy, positive, srft.rl_positive_weight_scale, 1, srft.entropy_scope)
+        if srft.rl_positive_entropy_weight
+        else torch.ones_like(logp).detach()
+    )
     parts = SRFTParts(
         sft=torch.where(demo.bool(), w_sft * -logp, 0.0),
         demo_rl=torch.where(demo.bool(), demo_rl_loss(logp, advantages, srft.demo_shaping_gamma), 0.0),

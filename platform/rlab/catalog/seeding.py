@@ -6,6 +6,7 @@ from django.db import transaction
 from rlab.catalog.models import Benchmark, Dataset, Example
 
 BUILTIN_DATASETS = ("arith",)
+SOLUTION = "solution"  # a problem metadata field that fills Example.solution (the demonstrations of SFT/SRFT)
 
 
 def sync_benchmarks() -> int:
@@ -26,7 +27,8 @@ def sync_benchmarks() -> int:
 
 
 def example_from_problem(dataset: Dataset, index: int, problem) -> Example:
-    """An Example row for an evaluation `Problem`; `index` is its position in the benchmark's source."""
+    """An Example row for an evaluation `Problem`; `index` is its position in the benchmark's source. A
+    `solution` kept in the problem's metadata becomes the example's reference solution."""
     return Example(
         dataset=dataset,
         index=index,
@@ -35,7 +37,8 @@ def example_from_problem(dataset: Dataset, index: int, problem) -> Example:
         subject=problem.subject or "",
         level="" if problem.level is None else str(problem.level),
         choices=problem.choices,
-        metadata={"id": problem.id, **problem.metadata},
+        solution=str(problem.metadata.get(SOLUTION, "")),
+        metadata={"id": problem.id, **{k: v for k, v in problem.metadata.items() if k != SOLUTION}},
     )
 
 

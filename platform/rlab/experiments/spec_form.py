@@ -244,8 +244,13 @@ def _coerce(form_field: FormField, raw: str) -> Any:
             return yaml.safe_load(text)
         except yaml.YAMLError:
             return text  # the spec's validation then names this field
-    if kind == "choice" and form_field.item_types:
-        return _item(text, form_field.item_types)
+    if kind == "choice":
+        # an enum of numbers (e.g. a sign, 1 or -1) posts its text: give back the value itself
+        chosen = next((c for c in form_field.choices if str(c) == text), MISSING)
+        if chosen is not MISSING:
+            return chosen
+        if form_field.item_types:
+            return _item(text, form_field.item_types)
     return text
 
 

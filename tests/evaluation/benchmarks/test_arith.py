@@ -33,6 +33,17 @@ def test_answers_are_correct_integers() -> None:
         assert _check(row["problem"], int(row["answer"])), row
 
 
+def test_solutions_work_the_problem_and_box_the_answer() -> None:
+    from evaluation.grading import extract_answer
+
+    for row in generate_arith(n=50):
+        assert row["solution"].endswith(f"The answer is \\boxed{{{row['answer']}}}."), row
+        assert extract_answer(row["solution"]) == row["answer"]
+        # every equation in the worked steps holds
+        for left, right in re.findall(r"(-?\d+ [-+*] \(?-?\d+\)?) = (-?\d+)", row["solution"]):
+            assert eval(left) == int(right), (row, left, right)
+
+
 def test_deterministic_per_seed() -> None:
     assert generate_arith(seed=3) == generate_arith(seed=3)
     assert generate_arith(seed=3) != generate_arith(seed=4)
