@@ -5,8 +5,9 @@ from django.utils.text import slugify
 
 from rlab.catalog.models import Dataset
 from rlab.catalog.rankings import resolve_examples
+from rlab.experiments.checkpoint_refs import CheckpointRefError, resolve_run_checkpoint
 from rlab.experiments.models import Run, Spec, Sweep
-from rlab.spec import FieldError, SpecError, SpecV1, content_hash, expand_sweep, parse_spec
+from rlab.spec import FieldError, SpecError, SpecV1, content_hash, expand_sweep, parse_run_ref, parse_spec
 
 EXECUTE_RUN_TASK = "workers.tasks.execute_run"
 
@@ -24,12 +25,13 @@ def enqueue_run(run: Run) -> None:
 
 
 def check_catalog(team, points: list[SpecV1]) -> None:
-    """Names in the spec that must exist in the team's catalog: datasets, and examples named by π rank or
-    index (raises SpecError naming the field)."""
+    """Names in the spec that must exist in the team's catalog: datasets, examples named by π rank or
+    index, and runs named as a model or a re-distillation source (raises SpecError naming the field)."""
     visible = Dataset.objects.usable_by(team)
     datasets = {d.name: d for d in visible}
     errors: dict[str, FieldError] = {}
     for point in points:
+        errors.update(run_ref_errors(team, point))
         if point.data is None:
             continue
         dataset = datasets.get(point.data.dataset)
@@ -47,6 +49,23 @@ def check_catalog(team, points: list[SpecV1]) -> None:
                 errors[f"data.examples[{i}]"] = FieldError(f"data.examples[{i}]", str(error))
     if errors:
         raise SpecError(list(errors.values()))
+
+
+def run_ref_errors(team, point: SpecV1) -> dict[str, FieldError]:
+    """Runs the spec names (`model.id: run:NAME[@STEP]`, `algorithm.redistill.source_run`) must have
+    succeeded in the team and have the checkpoint; whether its folder is usable the worker checks."""
+    refs = []
+    if (ref := parse_run_ref(point.model.id)) is not None:
+        refs.append(("model.id", ref.name, ref.step))
+    if (redistill := point.algorithm.redistill) is not None:
+        refs.append(("algorithm.redistill.source_run", redistill.source_run, redistill.source_step))
+    errors = {}
+    for path, name, step in refs:
+        try:
+            resolve_run_checkpoint(team, name, step)
+        except CheckpointRefError as error:
+            errors[path] = FieldError(path, str(error))
+    return errors
 
 
 @transaction.atomic
