@@ -10,6 +10,10 @@ One step (verl semantics, docs/training-engine.md):
   7. lr scheduler step, weights to the rollout engine, metrics.
 The policy stays in eval mode: dropout is off, so the log-probs of the update are those of the sampler.
 A bf16/fp16 model is trained through float32 master weights with autocast (`fp32_master_weights`).
+Data parallel (`distributed`, launched by torchrun): each rank generates and trains on its share of every
+mini-batch's prompts, gradients are summed over the ranks with each rank's loss weighted by its share of
+the global mini-batch, so the update is the single-process update on the same rollouts; rank 0 alone
+reports, checkpoints and decides to stop (docs/distributed.md).
 """
 
 import copy
@@ -40,10 +44,12 @@ from training.checkpoints import (
     restore_rng_states,
     save_checkpoint,
 )
+from training.distributed import SINGLE_PROCESS, Distributed, mini_batch_shares
 from training.examples import ExampleBatch, ExampleKey, ExampleSampler, TrainingExample
 from training.grpo.batch import RolloutBatch, response_logps_and_entropy
 from training.grpo.callbacks import Metrics, NullCallbacks, TrainerCallbacks
 from training.grpo.config import GRPOConfig
+from training.grpo.ranks import RankRollouts, in_batch_order, sum_over_ranks
 from training.losses import LossBatch, LossOutput, compute_loss
 from training.rewards import Gold, score_completions
 from training.rollouts import RolloutEngine, create_rollout_engine
@@ -51,6 +57,7 @@ from training.rollouts import RolloutEngine, create_rollout_engine
 logger = logging.getLogger(__name__)
 
 EpochAccuracy = dict[ExampleKey, float]
+RANK_SEED_STRIDE = 1_000_000_007  # rank r samples step k with seed·1000003 + k + r·stride
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,9 @@ class GRPOTrainer:
     run: the reference policy is a copy of `model` taken before the checkpoint's weights are loaded, and
     the next step then equals the uninterrupted run's. With `fp32_master_weights` a bf16/fp16 model is
     upcast in place to float32 (`model_dtype` keeps its own dtype, the one checkpoints are written in).
+    With `distributed` (one of several data-parallel processes) every rank builds the trainer from the same
+    model, examples, config and `resume_from`; batch_size and mini_batch_size must be divisible by the
+    number of processes.
     """
 
     def __init__(
@@ -85,14 +95,18 @@ class GRPOTrainer:
         callbacks: TrainerCallbacks | None = None,
         resume_from: str | Path | None = None,
         rollout_engine: RolloutEngine | None = None,
+        distributed: Distributed = SINGLE_PROCESS,
     ) -> None:
+        distributed.require_divisible(config.batch_size, "batch_size")
+        distributed.require_divisible(config.mini_batch_prompts, "mini_batch_size")
+        self.distributed = distributed
         self.config = config
         self.callbacks = callbacks or NullCallbacks()
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device
         pad = tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else tokenizer.eos_token_id
-        _seed_everything(config.seed)
+        seed_everything(config.seed)
 
         model.eval()
         self.model_dtype = model.dtype
@@ -124,17 +138,22 @@ class GRPOTrainer:
     # ------------------------------------------------------------------ run
 
     def train(self) -> TrainResult:
-        """Run steps until `config.steps` are done or `should_stop()` says so (asked before each step)."""
+        """Run steps until `config.steps` are done or `should_stop()` says so (asked before each step).
+        Data parallel: only rank 0 calls the callbacks and writes checkpoints; its should_stop() is
+        broadcast, and every rank returns once the last checkpoint is complete."""
         last_checkpoint = None
+        main = self.distributed.is_main
         while self.step < self.config.steps:
-            if self.callbacks.should_stop():
+            if self.distributed.broadcast_flag(main and self.callbacks.should_stop()):
                 return TrainResult(step=self.step, stopped=True, last_checkpoint=last_checkpoint)
             result = self.train_step()
-            self.callbacks.on_step(self.step, result.metrics)
-            if result.epoch_accuracy is not None:
-                self.callbacks.on_example_accuracy(result.epoch, result.epoch_accuracy)
-            if self._checkpoint_due():
-                last_checkpoint = self.save_checkpoint(result.metrics)
+            if main:
+                self.callbacks.on_step(self.step, result.metrics)
+                if result.epoch_accuracy is not None:
+                    self.callbacks.on_example_accuracy(result.epoch, result.epoch_accuracy)
+                if self._checkpoint_due():
+                    last_checkpoint = self.save_checkpoint(result.metrics)
+        self.distributed.barrier()
         return TrainResult(step=self.step, stopped=False, last_checkpoint=last_checkpoint)
 
     def close(self) -> None:
@@ -146,43 +165,65 @@ class GRPOTrainer:
         step's responses), response_length_mean/max, clipped_ratio (finish 'length'), loss, pg_loss, kl (None
         without a reference), clip_frac, dual_clip_frac, ratio_mean, approx_kl (means over the step's
         optimizer steps), grad_norm (pre-clip, mean over them), lr, tokens_per_second (response tokens per
-        second of the step), step_seconds, generation_seconds, epoch."""
+        second of the step), step_seconds, generation_seconds, epoch. Data parallel: over every rank's
+        rollouts (generation_seconds the slowest rank's)."""
         config, group = self.config, self.config.rollouts_per_prompt
         started = time.perf_counter()
         batch = self.sampler.next_batch()
-        examples = [example for example in batch.examples for _ in range(group)]
-        completions = [c for per_prompt in self._generate(batch) for c in per_prompt]
+        shares = mini_batch_shares(
+            len(batch.examples), config.mini_batch_prompts, self.distributed.rank, self.distributed.world_size
+        )
+        mine = [index for share in shares for index in share]
+        prompts = [batch.examples[index] for index in mine]
+        examples = [example for example in prompts for _ in range(group)]
+        # A rank may have no prompts in a last, partial batch; it still takes part in every collective.
+        completions = [c for per_prompt in self._generate(prompts) for c in per_prompt] if prompts else []
         generation_seconds = time.perf_counter() - started
 
         texts = [completion.text for completion in completions]
         golds = [example.answer for example in examples]
         rewards = score_completions(config.reward, texts, golds)
         correct = rewards if config.reward == "outcome" else _outcome(texts, golds)
-        rollout, advantages, rollout_metrics = self._build_rollout(examples, completions, rewards)
+        rollout, advantages, rollout_metrics = (
+            self._build_rollout(examples, completions, rewards) if prompts else (None, None, {})
+        )
         lr = self.scheduler.get_last_lr()[0]
-        update_metrics = self._update(rollout, advantages)
+        update_metrics = self._update(rollout, advantages, shares, len(batch.examples))
         self.scheduler.step()
         self.rollouts.sync_weights()
         self.step += 1
-        epoch_accuracy = self._record_accuracy(batch, examples, correct)
+        every = self.distributed.all_gather_object(
+            RankRollouts(
+                prompts=mine,
+                texts=texts,
+                lengths=[completion.n_tokens for completion in completions],
+                finish_reasons=[completion.finish_reason for completion in completions],
+                rewards=rewards,
+                correct=correct,
+                extra_metrics=rollout_metrics,
+                generation_seconds=generation_seconds,
+            )
+        )
+        gathered = in_batch_order(every, group)
+        examples = [example for example in batch.examples for _ in range(group)]
+        epoch_accuracy = self._record_accuracy(batch, examples, gathered.correct)
 
-        lengths = [completion.n_tokens for completion in completions]
         step_seconds = time.perf_counter() - started
         metrics: Metrics = {
             "epoch": float(batch.epoch),
-            "reward_mean": float(np.mean(rewards)),
-            "train_accuracy": float(np.mean(correct)),
-            "boxed_ratio": boxed_ratio(texts),
-            "response_length_mean": float(np.mean(lengths)),
-            "response_length_max": float(max(lengths)),
-            "clipped_ratio": truncation_ratio(completion.finish_reason for completion in completions),
+            "reward_mean": float(np.mean(gathered.rewards)),
+            "train_accuracy": float(np.mean(gathered.correct)),
+            "boxed_ratio": boxed_ratio(gathered.texts),
+            "response_length_mean": float(np.mean(gathered.lengths)),
+            "response_length_max": float(max(gathered.lengths)),
+            "clipped_ratio": truncation_ratio(gathered.finish_reasons),
             "kl": None,
-            **rollout_metrics,
+            **gathered.extra_metrics,
             **update_metrics,
             "lr": lr,
-            "tokens_per_second": sum(lengths) / step_seconds,
+            "tokens_per_second": sum(gathered.lengths) / step_seconds,
             "step_seconds": step_seconds,
-            "generation_seconds": generation_seconds,
+            "generation_seconds": gathered.generation_seconds,
         }
         return StepResult(metrics=metrics, epoch_accuracy=epoch_accuracy, epoch=batch.epoch)
 
@@ -203,7 +244,7 @@ class GRPOTrainer:
             )
         return texts, ids
 
-    def _generate(self, batch: ExampleBatch) -> list[list[Completion]]:
+    def _generate(self, examples: Sequence[TrainingExample]) -> list[list[Completion]]:
         config = self.config
         sampling = SamplingConfig(
             temperature=config.temperature,
@@ -212,11 +253,12 @@ class GRPOTrainer:
             max_new_tokens=config.max_response_length,
             n=config.rollouts_per_prompt,
             # A seed per step makes the rollouts of step k depend only on (seed, k, weights): a resumed run
-            # samples exactly what the uninterrupted one did.
-            seed=config.seed * 1_000_003 + self.step,
+            # samples exactly what the uninterrupted one did. Ranks sample independently (a 1-shot batch
+            # repeats one prompt: the same seed on every rank would draw the same responses).
+            seed=config.seed * 1_000_003 + self.step + self.distributed.rank * RANK_SEED_STRIDE,
             stop=get_template(config.template).stop,
         )
-        prompts = [self.prompt_texts[example.key] for example in batch.examples]
+        prompts = [self.prompt_texts[example.key] for example in examples]
         with self._autocast():
             return self.rollouts.generate(prompts, sampling)
 
@@ -252,19 +294,31 @@ class GRPOTrainer:
         """The loss of the micro-batch `rows` of the rollout batch. A hook for other algorithms."""
         return compute_loss(logp, batch, self.config.loss, entropy=entropy)
 
-    def _update(self, rollout: RolloutBatch, advantages: Tensor) -> dict[str, float]:
-        config = self.config
-        mini_rows = config.mini_batch_prompts * self.rows_per_prompt
+    def _update(
+        self, rollout: RolloutBatch | None, advantages: Tensor | None, shares: list[range], batch_prompts: int
+    ) -> dict[str, float]:
+        """ppo_epochs passes over this rank's `shares` of the global mini-batches (mini_batch_shares of a
+        batch of `batch_prompts` prompts; a single process's shares are the whole mini-batches). `rollout`
+        is None on a rank without prompts this step: it only joins the collectives."""
+        config, rows = self.config, self.rows_per_prompt
+        mini_rows = config.mini_batch_prompts * rows
         micro_rows = config.micro_batch_size or mini_rows
-        old_logp = None if config.on_policy else self._logps(self.model, rollout, micro_rows)
-        ref_logp = None if self.reference is None else self._logps(self.reference, rollout, micro_rows)
+        old_logp = ref_logp = None
+        if rollout is not None and not config.on_policy:
+            old_logp = self._logps(self.model, rollout, micro_rows)
+        if rollout is not None and self.reference is not None:
+            ref_logp = self._logps(self.reference, rollout, micro_rows)
+        sizes = [len(share) * rows for share in shares]
+        minis = torch.arange(sum(sizes), device=self.device).split(sizes)
+        global_rows = [min(mini_rows, batch_prompts * rows - k * mini_rows) for k in range(len(shares))]
+        global_tokens = self._global_tokens(rollout, minis)
 
         updates: list[dict[str, float]] = []
         entropy_sum, token_count = 0.0, 0.0
         for epoch in range(config.ppo_epochs):
-            for mini in torch.arange(len(rollout), device=self.device).split(mini_rows):
+            for k, mini in enumerate(minis):
                 sums: dict[str, float] = defaultdict(float)
-                for micro in mini.split(micro_rows):
+                for micro in mini.split(micro_rows) if len(mini) else ():
                     part = rollout.select(micro)
                     with self._autocast():
                         logp, entropy = response_logps_and_entropy(self.model, part, config.temperature)
@@ -276,7 +330,7 @@ class GRPOTrainer:
                         ref_logp=None if ref_logp is None else ref_logp[micro, :width],
                     )
                     output = self._loss(logp, entropy, loss_batch, micro)
-                    weight = len(micro) / len(mini)
+                    weight = self._share_weight(part, global_rows[k], global_tokens[k])
                     (output.loss * weight).backward()
                     for name, value in output.metrics.items():
                         sums[name] += weight * value
@@ -285,11 +339,40 @@ class GRPOTrainer:
                         token_count += float(part.response_mask.sum())
                 sums["grad_norm"] = self._optimizer_step()
                 updates.append(sums)
+        updates, entropy_sum, token_count = sum_over_ranks(
+            self.distributed.all_gather_object((updates, entropy_sum, token_count))
+        )
         metrics = {name: float(np.mean([update[name] for update in updates])) for name in updates[0]}
         metrics["entropy"] = entropy_sum / max(token_count, 1.0)
         return metrics
 
+    def _global_tokens(self, rollout: RolloutBatch | None, minis: Sequence[Tensor]) -> list[float]:
+        """Response tokens of each global mini-batch, over all ranks (only token-mean needs them)."""
+        if self.config.loss.agg_mode != "token-mean":
+            return [0.0] * len(minis)
+        counts = [float(rollout.response_mask[mini].sum()) if len(mini) else 0.0 for mini in minis]
+        local = torch.tensor(counts, dtype=torch.float64, device=self.device)
+        return self.distributed.all_reduce_sum(local).tolist()
+
+    def _share_weight(self, part: RolloutBatch, global_rows: int, global_tokens: float) -> float:
+        """The weight of a micro-batch's loss: its share of the global mini-batch, so that the summed
+        gradients of all micro-batches on all ranks are the gradient of the mini-batch's loss.
+
+        With micro-batches (micro_batch_size set) the share is counted in responses, verl's weighting, as
+        in a single process. Without, a rank's micro-batch is its whole share of the mini-batch, and the
+        single-process loss aggregates over the whole mini-batch: token-mean divides by the global token
+        count (verl's dp-aware agg_loss: token sum / global tokens · dp size, gradients averaged), the
+        constant-normalised seq-mean-token-sum-norm is a plain sum over ranks, the seq-mean modes a share
+        in responses. In a single process each weight is 1 for the whole mini-batch, as before."""
+        config = self.config
+        if config.micro_batch_size is None and config.loss.agg_mode == "seq-mean-token-sum-norm":
+            return 1.0
+        if config.micro_batch_size is None and config.loss.agg_mode == "token-mean" and global_tokens:
+            return float(part.response_mask.sum()) / global_tokens
+        return len(part) / global_rows
+
     def _optimizer_step(self) -> float:
+        self.distributed.all_reduce_gradients(self.parameters)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters, self.config.grad_clip)
         if torch.isfinite(grad_norm):
             self.optimizer.step()
@@ -333,9 +416,12 @@ class GRPOTrainer:
         )
 
     def save_checkpoint(self, metrics: Metrics) -> Path:
-        """Checkpoint the current step under output_dir, prune old ones, report it via on_checkpoint."""
+        """Checkpoint the current step under output_dir, prune old ones, report it via on_checkpoint. Only
+        rank 0 writes (the ranks' weights and optimizer states are equal)."""
         if self.config.output_dir is None:
             raise ValueError("config.output_dir is not set")
+        if not self.distributed.is_main:
+            raise RuntimeError(f"rank {self.distributed.rank}: only rank 0 writes checkpoints")
         state = {
             "sampler": self.sampler.state_dict(),
             "epoch_counts": [[key, hits, total] for key, (hits, total) in self.epoch_counts.items()],
@@ -392,7 +478,7 @@ def _warmup(steps: int) -> Callable[[int], float]:
     return factor
 
 
-def _seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

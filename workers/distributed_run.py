@@ -1,0 +1,58 @@
+"""`python -m workers.distributed_run RUN_ID`: one data-parallel process of a run, started by torchrun
+(workers/launch.py) with RANK / WORLD_SIZE / LOCAL_RANK in its environment.
+
+Every rank reads the run's row (its config) and runs the algorithm's training job with its rank; inside the
+job rank 0 alone reads the examples and reports through the ORM (metrics, checkpoints, evaluations, the
+cancel flag), and the other ranks close their database connection before training. Exit status: 0 when
+training ended or was cancelled, 1 with a traceback when it failed.
+"""
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers.distributed_run")
+    parser.add_argument("run_id", type=int)
+    run_id = parser.parse_args(argv).run_id
+    from rlab.cli.common import setup_django
+
+    setup_django()
+    rank = int(os.environ.get("RANK", "0"))
+    # After Django's logging set-up, which it replaces: rank 0 logs what a single-process run logs, the other
+    # ranks only what goes wrong. The launcher copies these lines into run.log.
+    logging.basicConfig(
+        level=logging.INFO if rank == 0 else logging.WARNING,
+        format=f"[rank {rank}] %(levelname)s %(name)s: %(message)s",
+        stream=sys.stdout,
+        force=True,
+    )
+    from django.db import connection
+
+    from rlab.experiments.models import Run
+    from training.distributed import close, init_from_env
+    from workers.launch import DATA_PARALLEL_JOBS
+    from workers.reporting import RunCancelled, RunReporter
+
+    distributed = init_from_env()
+    try:
+        run = Run.objects.select_related("team").get(pk=run_id)
+        if not distributed.is_main:
+            connection.close()
+        job = DATA_PARALLEL_JOBS[run.config["algorithm"]["name"]]
+        job(RunReporter(run, Path(run.artifact_dir)), distributed)
+    except RunCancelled:
+        logger.info("run %s stopped: cancelled", run_id)
+    finally:
+        close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
