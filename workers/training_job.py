@@ -8,13 +8,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rlab.catalog.models import Dataset
 from rlab.catalog.rankings import resolve_examples
 from rlab.catalog.variants import label_noise_variant
 from rlab.experiments.models import EpochAccuracy
 from workers.evaluation import enqueue_evaluation
+from workers.model_refs import run_model
 from workers.reporting import RunCancelled, RunReporter
+
+if TYPE_CHECKING:
+    from training.distributed import Distributed
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +51,8 @@ def training_examples(reporter: RunReporter) -> list:
         if data["examples"]
         else list(dataset.examples.order_by("index"))
     )
-    srft = reporter.config["algorithm"].get("srft") or {}
-    field = srft.get("demonstrations_field")
+    algorithm = reporter.config["algorithm"]
+    field = (algorithm.get(algorithm["name"]) or {}).get("demonstrations_field")
     return [
         TrainingExample(
             key=row.index,
@@ -82,7 +87,7 @@ def grpo_config(config: dict, output_dir: Path, on_gpu: bool):
 
     loss, train, data = config["loss"], config["train"], config["data"]
     algorithm = config["algorithm"]
-    grpo = algorithm.get("grpo") or algorithm.get("srft") or {}
+    grpo = algorithm.get(algorithm["name"]) or {}
     entropy_only = algorithm["name"] == "entropy_only"
     return GRPOConfig(
         template=data["template"],
@@ -127,6 +132,7 @@ class DatabaseCallbacks:
     evaluation of each checkpoint on the spec's schedule, and stops when the run is cancelled."""
 
     reporter: RunReporter
+    total_steps: int | None = None  # the run's last step, when it is not train.steps (SFT: epochs)
 
     def on_step(self, step: int, metrics: dict) -> None:
         self.reporter.step_done(step, metrics)
@@ -136,7 +142,7 @@ class DatabaseCallbacks:
 
     def on_checkpoint(self, step: int, path: str, dtype: str) -> None:
         checkpoint = self.reporter.checkpoint_saved(step, path, dtype)
-        total = self.reporter.config["train"]["steps"]
+        total = self.total_steps or self.reporter.config["train"]["steps"]
         if step % self.reporter.config["eval"]["every"] == 0 or step == total:
             enqueue_evaluation(self.reporter.run, checkpoint)
 
@@ -162,28 +168,56 @@ def _srft_trainer(config: dict):
 
     block = config["algorithm"]["srft"]
     srft = SRFTConfig(
-        sft_weight_scale=block["sft_weight_scale"], rl_positive_weight_scale=block["rl_positive_weight_scale"]
+        sft_weight_scale=block["sft_weight_scale"],
+        sft_entropy_sign=block["sft_entropy_sign"],
+        rl_positive_weight_scale=block["rl_positive_weight_scale"],
+        demo_shaping_gamma=block["demo_shaping_gamma"],
+        entropy_scope=block["entropy_scope"],
     )
     return partial(SRFTTrainer, srft=srft)
+
+
+def _luffy_trainer(config: dict):
+    from functools import partial
+
+    from training.losses import SRFTConfig
+    from training.srft import SRFTTrainer
+
+    gamma = config["algorithm"]["luffy"]["demo_shaping_gamma"]
+    return partial(SRFTTrainer, srft=SRFTConfig.luffy(gamma))
+
+
+def _run_inputs(reporter: RunReporter, output_dir: Path) -> tuple[Path | None, list, str]:
+    """Where the run resumes from (its last complete checkpoint, if any), its examples and its weights."""
+    from training.checkpoints import latest_checkpoint
+
+    resume_from = latest_checkpoint(output_dir) if output_dir.exists() else None
+    return resume_from, training_examples(reporter), run_model(reporter.run, reporter.artifact_dir).weights
 
 
 def training_job(trainer_class_for):
     """A job that trains with the trainer `trainer_class_for(config)` names (GRPO or one of its variants)."""
 
-    def job(reporter: RunReporter) -> None:
+    def job(reporter: RunReporter, distributed: Distributed | None = None) -> None:
+        """`distributed`: this process's rank in a data-parallel run (workers.distributed_run); rank 0
+        alone reads the run's inputs from the database and reports, the others get them from it."""
         import torch
 
         from evaluation.generation.models import load_model_and_tokenizer
-        from training.checkpoints import latest_checkpoint
+        from training.distributed import SINGLE_PROCESS
 
+        ranks = distributed or SINGLE_PROCESS
         config = reporter.config
         output_dir = reporter.artifact_dir / CHECKPOINT_DIR
-        resume_from = latest_checkpoint(output_dir) if output_dir.exists() else None
-        examples = training_examples(reporter)
-        model, tokenizer = load_model_and_tokenizer(config["model"]["id"], config["model"]["dtype"])
-        reporter.set_total_steps(config["train"]["steps"])
-        if resume_from is None and config["eval"]["base_model"]:
-            enqueue_evaluation(reporter.run)
+        resume_from, examples, weights = ranks.broadcast_object(
+            _run_inputs(reporter, output_dir) if ranks.is_main else None
+        )
+        device = "auto" if ranks.device is None else str(ranks.device)
+        model, tokenizer = load_model_and_tokenizer(weights, config["model"]["dtype"], device)
+        if ranks.is_main:
+            reporter.set_total_steps(config["train"]["steps"])
+            if resume_from is None and config["eval"]["base_model"]:
+                enqueue_evaluation(reporter.run)
         logger.info(
             "%s on %d example(s) of %s, %s",
             config["algorithm"]["name"].upper(),
@@ -198,6 +232,7 @@ def training_job(trainer_class_for):
             grpo_config(config, output_dir, torch.cuda.is_available()),
             callbacks=DatabaseCallbacks(reporter),
             resume_from=resume_from,
+            distributed=ranks,
         )
         try:
             result = trainer.train()
@@ -211,3 +246,4 @@ def training_job(trainer_class_for):
 
 grpo_job = training_job(_grpo_trainer)
 srft_job = training_job(_srft_trainer)
+luffy_job = training_job(_luffy_trainer)

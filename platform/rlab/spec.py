@@ -28,10 +28,10 @@ from pydantic import (
     model_validator,
 )
 
-ALGORITHMS = ("grpo", "srft", "redistill", "sft", "entropy_only")
 PI_NAME = re.compile(r"^(?:pi|π)(\d+)$", re.IGNORECASE)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 EMBEDDED_MODEL = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+RUN_REF = re.compile(r"^run:(?P<name>[\w][\w.-]*)(?:@(?P<step>\d+))?$")
 
 
 class Block(BaseModel):
@@ -59,8 +59,30 @@ def parse_example_ref(value: Any) -> str | int:
 ExampleRef = Annotated[str | int, PlainValidator(parse_example_ref, json_schema_input_type=str | int)]
 
 
+@dataclass(frozen=True)
+class RunRef:
+    """A checkpoint of a finished run of the same team: `run:NAME` (its best-average checkpoint, else its
+    latest) or `run:NAME@STEP`."""
+
+    name: str
+    step: int | None
+
+
+def parse_run_ref(ref: str) -> RunRef | None:
+    """The run reference in a model id, None if the id is no `run:` reference (ValueError if malformed)."""
+    if not ref.startswith("run:"):
+        return None
+    if (match := RUN_REF.match(ref)) is None:
+        raise ValueError(f"{ref!r} is not a run reference like run:NAME or run:NAME@STEP")
+    step = match.group("step")
+    return RunRef(match.group("name"), int(step) if step is not None else None)
+
+
 class ModelSpec(Block):
-    id: str = Field(description="Hugging Face hub id (org/name), a local path, or an embedded model name.")
+    id: str = Field(
+        description="Hugging Face hub id (org/name), a local path, an embedded model name, or a checkpoint "
+        "of a finished run of the team: run:NAME (best-average, else latest checkpoint) or run:NAME@STEP."
+    )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Weights dtype: auto = bfloat16 on GPU, float32 on CPU."
     )
@@ -70,6 +92,8 @@ class ModelSpec(Block):
     @classmethod
     def check_id(cls, ref: str) -> str:
         ref = ref.strip()
+        if parse_run_ref(ref) is not None:
+            return ref
         is_path = ref.startswith(("/", "./", "../", "~")) or ref.endswith(".gguf")
         if (
             not ref
@@ -91,34 +115,82 @@ class GRPOBlock(Block):
     reward: Literal["outcome", "format", "none", "r1"] = Field("outcome", description="Reward function.")
 
 
-class SRFTBlock(Block):
+class DemonstrationsBlock(Block):
+    """What SRFT and LUFFY share: demonstrations joining each prompt's rollout group (docs/srft.md)."""
+
     demonstrations_field: str = Field("solution", description="Example field holding demonstrations.")
+    demo_shaping_gamma: float | None = Field(
+        0.1, gt=0, description="γ of the demonstration term -A·p/(p+γ); empty = the SRFT paper's -A·p."
+    )
+    rollouts_per_prompt: int = Field(8, ge=2, description="G self-rollouts per prompt (+1 demonstration).")
+    temperature: float = Field(0.6, gt=0, le=2)
+    normalize_advantage_by_std: bool = Field(True, description="False = LUFFY's code (no std division).")
+    reward: Literal["outcome", "format", "none", "r1"] = Field("outcome", description="Reward function.")
+
+
+class SRFTBlock(DemonstrationsBlock):
     sft_weight_scale: float = Field(
-        0.5, ge=0, description="w_SFT = scale · stopgrad(exp(H)) as the released code (docs/srft.md)."
+        0.5, ge=0, description="w_SFT = scale · stopgrad(exp(±H)) on demonstrations (docs/srft.md)."
+    )
+    sft_entropy_sign: Literal[1, -1] = Field(
+        1, description="Sign of H in w_SFT: 1 = exp(+H) as the released code, -1 = exp(-H) as the paper."
     )
     rl_positive_weight_scale: float = Field(
         0.1, ge=0, description="w_RL = scale · stopgrad(exp(H)) on positive self-rollouts."
     )
-    rollouts_per_prompt: int = Field(8, ge=2)
-    temperature: float = Field(0.6, gt=0, le=2)
+    entropy_scope: Literal["token", "batch_mean"] = Field(
+        "token", description="H in the weights: each token's own, or the mean over the weighted tokens."
+    )
 
 
-class RedistillBlock(Block):
-    source_run: str = Field(description="Name of the RL-trained run whose policy is sampled.")
-    source_step: int | None = Field(None, ge=0, description="Checkpoint step; default the best-average one.")
+class LUFFYBlock(DemonstrationsBlock):
+    """LUFFY (Yan et al. 2025): mixed-policy GRPO, no SFT term, shaped off-policy demonstrations."""
+
+    rollouts_per_prompt: int = Field(7, ge=2, description="G self-rollouts per prompt (+1 demonstration).")
+    temperature: float = Field(1.0, gt=0, le=2)
+    normalize_advantage_by_std: bool = Field(False, description="LUFFY's code: no std division.")
+
+
+class SFTOptions(Block):
+    """The SFT stage (docs/redistillation.md). It also reads train.lr (default 1e-5 for SFT), batch_size
+    (sequences per optimizer step), max_prompt_length + max_response_length (max sequence length),
+    weight_decay (default 0 for SFT), grad_clip, save_every, keep_last and seed; not train.steps."""
+
+    epochs: int = Field(2, ge=1, description="Passes over the SFT data (re-distillation seed: 2).")
+    micro_batch_size: int | None = Field(
+        None, ge=1, description="Sequences per forward/backward pass (memory only); empty = the whole batch."
+    )
+
+
+class RedistillBlock(SFTOptions):
+    source_run: str = Field(description="Name of the RL-trained run of the team whose policy is sampled.")
+    source_step: int | None = Field(
+        None, ge=0, description="Checkpoint step; default the best-average one, else the latest."
+    )
     samples_per_prompt: int = Field(8, ge=1, description="K responses drawn per training prompt.")
-    num_samples: int = Field(64, ge=1, description="N correct samples kept for SFT.")
-    epochs: int = Field(3, ge=1)
+    num_samples: int = Field(1000, ge=1, description="N correct samples kept for SFT (seed: 1,000).")
+    temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature (seed: the RL one, 0.7).")
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="Longest sampled response; default train.max_response_length."
+    )
 
 
-class SFTBlock(Block):
-    target_field: str = Field("solution", description="Example field used as the SFT target.")
-    epochs: int = Field(3, ge=1)
+class SFTBlock(SFTOptions):
+    demonstrations_field: str = Field(
+        "solution", description="Example field holding the response to learn (the SFT target)."
+    )
 
+
+SFT_TRAIN_DEFAULTS = {"lr": 1e-5, "weight_decay": 0.0}  # the re-distillation seed's SFT (notes §4.1)
+ALGORITHM_TRAIN_DEFAULTS: dict[str, dict[str, float]] = {
+    "sft": SFT_TRAIN_DEFAULTS,
+    "redistill": SFT_TRAIN_DEFAULTS,
+}
 
 ALGORITHM_BLOCKS: dict[str, type[Block] | None] = {
     "grpo": GRPOBlock,
     "srft": SRFTBlock,
+    "luffy": LUFFYBlock,
     "redistill": RedistillBlock,
     "sft": SFTBlock,
     "entropy_only": None,
@@ -126,9 +198,10 @@ ALGORITHM_BLOCKS: dict[str, type[Block] | None] = {
 
 
 class AlgorithmSpec(Block):
-    name: Literal["grpo", "srft", "redistill", "sft", "entropy_only"] = Field("grpo")
+    name: Literal["grpo", "srft", "luffy", "redistill", "sft", "entropy_only"] = Field("grpo")
     grpo: GRPOBlock | None = None
     srft: SRFTBlock | None = None
+    luffy: LUFFYBlock | None = None
     redistill: RedistillBlock | None = None
     sft: SFTBlock | None = None
 
@@ -225,6 +298,14 @@ class EvalSpec(Block):
 class ResourcesSpec(Block):
     queue: Literal["gpu", "cpu"] = "gpu"
     gpus: int | None = Field(None, ge=0, le=64, description="Default 1 on the gpu queue, 0 on the cpu queue.")
+    processes: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Data-parallel training processes, launched with torchrun on the worker's machine "
+        "(docs/distributed.md). Default resources.gpus on the gpu queue (one per GPU, at most that many), "
+        "1 on the cpu queue.",
+    )
 
     @model_validator(mode="after")
     def gpus_fit_the_queue(self) -> ResourcesSpec:
@@ -234,6 +315,13 @@ class ResourcesSpec(Block):
             raise ValueError("resources.gpus must be 0 on the cpu queue")
         if self.queue == "gpu" and not self.gpus:
             raise ValueError("resources.gpus must be at least 1 on the gpu queue")
+        if self.processes is None:
+            self.processes = self.gpus if self.queue == "gpu" else 1
+        if self.queue == "gpu" and self.processes > self.gpus:
+            raise ValueError(
+                f"resources.processes: at most one process per GPU ({self.processes} processes, "
+                f"{self.gpus} gpus)"
+            )
         return self
 
 
@@ -253,10 +341,45 @@ class SpecV1(Block):
         None, description="Dotted field path → list of values; one run per point of the product."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def algorithm_train_defaults(cls, data: Any) -> Any:
+        """train fields whose default depends on the algorithm (SFT: lr 1e-5, weight decay 0), filled
+        in where the spec leaves them out."""
+        if not isinstance(data, dict) or not isinstance(data.get("algorithm"), dict):
+            return data
+        defaults = ALGORITHM_TRAIN_DEFAULTS.get(data["algorithm"].get("name"), {})
+        train = data.get("train", {})
+        if defaults and isinstance(train, dict):
+            data = {**data, "train": {**defaults, **train}}
+        return data
+
     @model_validator(mode="after")
     def needs_data(self) -> SpecV1:
         if self.data is None and self.algorithm.name != "redistill":
             raise ValueError("data is required for training (give data.dataset)")
+        return self
+
+    @model_validator(mode="after")
+    def examples_fit_the_batch(self) -> SpecV1:
+        data = self.data
+        repeated = len(data.examples) if data and data.examples and data.repeat_to_batch else 0
+        if self.algorithm.name not in ("sft", "redistill") and repeated > self.train.batch_size:
+            raise ValueError(
+                f"data.examples: {repeated} examples do not fit in train.batch_size "
+                f"{self.train.batch_size}; raise the batch size or set data.repeat_to_batch: false"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def batches_split_over_processes(self) -> SpecV1:
+        processes = self.resources.processes or 1
+        for field in ("batch_size", "mini_batch_size"):
+            if getattr(self.train, field) % processes:
+                raise ValueError(
+                    f"train.{field} ({getattr(self.train, field)}) must be divisible by resources.processes "
+                    f"({processes}): each process trains on an equal share"
+                )
         return self
 
 
@@ -453,3 +576,52 @@ def content_hash(spec: SpecV1) -> str:
 
 def json_schema() -> dict:
     return SpecV1.model_json_schema()
+
+
+def _apply_override(data: dict, path: str, value: Any) -> str | None:
+    """Set one `--set` override in the parsed YAML; the reason when `path` names no settable field.
+    `sweep.<dotted path>` sets one sweep axis (its key keeps the dots)."""
+    if path == "sweep" or path.startswith("sweep."):
+        axis = path.removeprefix("sweep").removeprefix(".")
+        if axis:
+            if not isinstance(data.get("sweep"), dict):
+                data["sweep"] = {}
+            data["sweep"][axis] = value
+        else:
+            data["sweep"] = value
+        return None
+    if (reason := _check_sweep_path(path)) is not None:
+        return reason.replace("cannot be swept", "cannot be set")
+    _set_path(data, path, value)
+    return None
+
+
+def apply_overrides(yaml_text: str, overrides: list[str]) -> str:
+    """The spec's YAML with `PATH=VALUE` overrides applied (VALUE read as YAML: `train.steps=4`,
+    `data.examples=[pi1]`, `sweep.train.lr=[1e-6, 1e-5]`), e.g. from `rlab submit --set`. Unknown paths
+    raise SpecError. Without overrides the text is returned as it is (comments kept)."""
+    if not overrides:
+        return yaml_text
+    try:
+        data = yaml.safe_load(yaml_text)
+    except yaml.YAMLError:
+        return yaml_text  # parse_spec reports where the YAML is broken
+    if not isinstance(data, dict):
+        return yaml_text
+    errors = []
+    for override in overrides:
+        path, sep, text = override.partition("=")
+        path = path.strip()
+        if not sep or not path:
+            errors.append(FieldError(f"--set {override}", "must be PATH=VALUE, e.g. train.steps=4"))
+            continue
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            errors.append(FieldError(f"--set {path}", f"not a YAML value: {error}"))
+            continue
+        if (reason := _apply_override(data, path, value)) is not None:
+            errors.append(FieldError(f"--set {path}", reason))
+    if errors:
+        raise SpecError(errors)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -41,6 +41,23 @@ def test_validate_a_bad_spec_exits_2_naming_the_field(tmp_path):
     assert "train.lr: must be greater than 0" in result.stderr
 
 
+def test_set_overrides_spec_fields_and_names_bad_paths():
+    spec = str(EXAMPLES / "label-noise-sweep.yaml")
+    result = rlab(
+        "validate", spec, "--set", "sweep.data.label_noise.fraction=[0.0, 0.5]", "--set", "train.steps=4"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 run(s)" in result.stdout and "data.label_noise.fraction=0.5" in result.stdout
+    result = rlab("validate", spec, "--set", "sweep={train.lr: [1.0e-6, 1.0e-5, 1.0e-4]}")
+    assert result.returncode == 0 and "3 run(s)" in result.stdout, result.stderr
+    result = rlab("validate", spec, "--set", "train.stepz=4", "--set", "train.lr=-1")
+    assert result.returncode == 2
+    assert "--set train.stepz: train has no field 'stepz'" in result.stderr
+    result = rlab("validate", spec, "--set", "train.lr=-1")
+    assert result.returncode == 2 and "train.lr: must be greater than 0" in result.stderr
+    assert rlab("validate", spec, "--set", "train.steps").returncode == 2
+
+
 def test_validate_a_missing_file_exits_2():
     result = rlab("validate", "/no/such/spec.yaml")
     assert result.returncode == 2 and "no such file" in result.stderr

@@ -71,6 +71,9 @@ MALFORMED = [
     ("data.examples", ["pi0"], "data.examples[0]", "start at 1"),
     ("data.examples", ["first"], "data.examples[0]", "π name like pi1"),
     ("data.examples", [], "data", "at least one example"),
+    ("data.examples", list(range(200)), "", "200 examples do not fit in train.batch_size 128"),
+    ("resources", {"queue": "gpu", "gpus": 3}, "", "train.batch_size (128) must be divisible by resources"),
+    ("algorithm.srft", {"sft_entropy_sign": 2}, "algorithm.srft.sft_entropy_sign", "1 or -1"),
     ("data.label_noise", {"fraction": 1.5}, "data.label_noise.fraction", "less than or equal to 1"),
     ("data.template", "no-such-template", "data.template", "unknown template"),
     ("eval.suite", ["math500", "mathh500"], "eval.suite[1]", "unknown benchmark 'mathh500'"),
@@ -78,6 +81,8 @@ MALFORMED = [
     ("eval.sampling", {"top_p": 0}, "eval.sampling.top_p", "greater than 0"),
     ("resources.queue", "tpu", "resources.queue", "'gpu' or 'cpu'"),
     ("resources", {"queue": "cpu", "gpus": 2}, "resources", "must be 0 on the cpu queue"),
+    ("resources", {"queue": "gpu", "gpus": 2, "processes": 3}, "resources", "resources.processes: at most"),
+    ("resources.processes", 0, "resources.processes", "greater than or equal to 1"),
     ("sweep", {"train.nope": [1, 2]}, "sweep.train.nope", "train has no field 'nope'"),
     ("sweep", {"train.lr": []}, "sweep.train.lr", "at least one value"),
     ("sweep", {"train.lr": [1e-6, -1]}, "sweep point 1 (train.lr=-1): train.lr", "greater than 0"),
@@ -93,6 +98,19 @@ def test_malformed_spec_names_the_field(path, value, error_path, reason):
         validate_spec(spec_with(path, value))
     messages = [str(e) for e in caught.value.errors]
     assert any(e.path == error_path and reason in e.message for e in caught.value.errors), messages
+
+
+@pytest.mark.parametrize(
+    ("resources", "processes"),
+    [
+        ({"queue": "cpu"}, 1),
+        ({"queue": "gpu"}, 1),
+        ({"queue": "gpu", "gpus": 4}, 4),
+        ({"queue": "cpu", "processes": 2}, 2),
+    ],
+)
+def test_processes_default_to_one_per_gpu(resources, processes):
+    assert validate_spec(spec_with("resources", resources)).resources.processes == processes
 
 
 def test_missing_required_fields_are_named():

@@ -93,18 +93,22 @@ def test_killed_worker_run_resumes_from_its_last_checkpoint(team, sums, tiny_mod
     assert "resuming from" in (Path(run.artifact_dir) / "run.log").read_text()
 
 
-def test_an_srft_run_trains_on_demonstrations(team, sums, tiny_model_dir, worker_process):
+@pytest.mark.parametrize("algorithm", ["srft", "luffy"])
+def test_a_demonstration_run_trains_on_demonstrations(algorithm, team, sums, tiny_model_dir, worker_process):
     sums.examples.update(solution="2 + 4 = 6 . \\boxed{ 6 }")
     spec = tiny_grpo_spec(tiny_model_dir, "sums", steps=2, save_every=2, base_model=False).replace(
         "algorithm: {name: grpo, grpo: {rollouts_per_prompt: 4, temperature: 1.0}}",
-        "algorithm: {name: srft, srft: {rollouts_per_prompt: 3, temperature: 1.0}}",
+        f"algorithm: {{name: {algorithm}, {algorithm}: {{rollouts_per_prompt: 3, temperature: 1.0}}}}",
     )
     run = submit_spec(team, None, spec).runs.get()
     finished(run)
     assert run.status == "succeeded", run.error
     metrics = run.metrics.order_by("step").last().values
-    assert {"sft_loss", "w_sft", "w_rl", "demo_advantage_mean"} <= set(metrics)
-    assert metrics["w_sft"] > 0
+    assert {"sft_loss", "w_sft", "w_rl", "demo_advantage_mean", "demo_rl_loss"} <= set(metrics)
+    if algorithm == "srft":
+        assert metrics["w_sft"] > 0
+    else:  # LUFFY: no SFT term, unweighted policy gradient on positive self-rollouts
+        assert metrics["sft_loss"] == 0.0 and metrics["w_rl"] in (0.0, 1.0)
 
 
 def test_srft_without_demonstrations_fails_clearly(team, sums, tiny_model_dir, worker_process):
@@ -149,3 +153,25 @@ def test_a_full_dataset_run_ranks_its_examples_by_historical_variance(
     assert ranking.source_run == run and ranking.entries.count() == 3
     assert sorted(e.pi for e in ranking.entries.all()) == [1, 2, 3]
     assert resolve_examples(sums, ["pi1"])[0].pi_rank == 1
+
+
+def test_a_label_noise_sweep_trains_each_run_on_its_variant(team, sums, tiny_model_dir, worker_process):
+    from rlab.catalog.models import Dataset
+
+    spec = tiny_grpo_spec(tiny_model_dir, "sums", steps=1, save_every=1, examples=None, base_model=False)
+    spec = spec.replace("one-shot-boxed}", "one-shot-boxed, label_noise: {fraction: 0.0}}")
+    spec += "sweep:\n  data.label_noise.fraction: [0.0, 0.6, 0.9]\n"
+    runs = list(submit_spec(team, None, spec).runs.order_by("point_index"))
+    for run in runs:
+        finished(run)
+    assert [run.status for run in runs] == ["succeeded"] * 3, [run.error for run in runs]
+    variants = {v.derivation["fraction"]: v for v in Dataset.objects.filter(parent=sums)}
+    assert sorted(variants) == [0.6, 0.9]  # fraction 0 trains on the dataset itself
+    # round(0.6 · 3) = 2 and round(0.9 · 3) = 3 of the 3 integer labels are corrupted
+    changed = [
+        sum(e.answer != e.original_answer for e in variants[f].examples.all()) for f in (0.6, 0.9)
+    ]
+    assert changed == [2, 3]
+    logs = [(Path(run.artifact_dir) / "run.log").read_text() for run in runs]
+    assert "label-noise variant" not in logs[0]
+    assert variants[0.6].name in logs[1] and variants[0.9].name in logs[2]

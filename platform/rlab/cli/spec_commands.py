@@ -5,7 +5,22 @@ import json
 import sys
 
 from rlab.cli.common import INVALID_INPUT, CommandError, read_text_file, setup_django
-from rlab.spec import SpecError, expand_sweep, parse_spec
+from rlab.spec import SpecError, apply_overrides, expand_sweep, parse_spec
+
+
+def _add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a spec field (VALUE is YAML), e.g. --set train.steps=4; repeatable",
+    )
+
+
+def _spec_text(args: argparse.Namespace) -> str:
+    return apply_overrides(read_text_file(args.spec), args.overrides)
 
 
 def _print_errors(path: str, error: SpecError) -> None:
@@ -19,12 +34,13 @@ class Validate:
     def register(subparsers) -> None:
         parser = subparsers.add_parser("validate", help="check a spec file; print the runs it expands to")
         parser.add_argument("spec", help="YAML spec file")
+        _add_set_option(parser)
         parser.set_defaults(run=Validate.run)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
         try:
-            spec = parse_spec(read_text_file(args.spec))
+            spec = parse_spec(_spec_text(args))
         except SpecError as error:
             _print_errors(args.spec, error)
             return INVALID_INPUT
@@ -46,11 +62,16 @@ class Submit:
         parser.add_argument("--team", help="team slug (needed when you belong to several)")
         parser.add_argument("--user", help="local submissions: the submitting user (default: none)")
         parser.add_argument("--wait", action="store_true", help="wait until every run has finished")
+        _add_set_option(parser)
         parser.set_defaults(run=Submit.run)
 
     @staticmethod
     def run(args: argparse.Namespace) -> int:
-        yaml_text = read_text_file(args.spec)
+        try:
+            yaml_text = _spec_text(args)
+        except SpecError as error:
+            _print_errors(args.spec, error)
+            return INVALID_INPUT
         if args.server:
             from rlab.cli.remote import submit_remote
 
