@@ -14,8 +14,10 @@ Layout of `<directory>/step-00000020/`:
 
 Everything is written into `.tmp-step-…` next to the target and renamed into place when complete, so a
 process killed mid-save leaves only a `.tmp-` folder, which `latest_checkpoint` ignores and the next save
-removes. Saving the model's own dtype matters: the 1-shot RLVR paper (App. B.6) reports that fp32 copies
-of a bf16 model give different evaluation scores.
+removes. A save that fails (disk full, no permission) removes its scratch folder and raises
+`CheckpointWriteError` naming the checkpoint, with the OS error as its cause. Saving the model's own dtype
+matters: the 1-shot RLVR paper (App. B.6) reports that fp32 copies of a bf16 model give different evaluation
+scores.
 """
 
 import json
@@ -45,6 +47,15 @@ class CheckpointError(RuntimeError):
     """A checkpoint folder is incomplete or does not fit the model it is loaded into."""
 
 
+class CheckpointWriteError(CheckpointError):
+    """Writing a checkpoint failed (full disk, no permission, ...); nothing of it was left in place. `path` is
+    the checkpoint's folder; the OS error is the exception's cause (or the cause's context)."""
+
+    def __init__(self, path: Path, error: BaseException) -> None:
+        super().__init__(f"could not write the checkpoint {path}: {error}")
+        self.path = path
+
+
 @dataclass(frozen=True)
 class CheckpointInfo:
     step: int
@@ -69,11 +80,11 @@ def save_checkpoint(
     JSON-serialisable; it is stored with `step` added. `dtype`: the dtype the model files are written in
     when `model` holds float32 master weights of a model of that dtype (they go to master/ as well)."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    _remove_scratch(directory)
     target = checkpoint_path(directory, step)
     scratch = directory / f"{SCRATCH_PREFIX}{target.name}"
     try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _remove_scratch(directory)
         if dtype is None or dtype == model.dtype:
             model.save_pretrained(scratch)
         else:
@@ -81,17 +92,26 @@ def save_checkpoint(
             (scratch / MASTER_WEIGHTS).mkdir()
             save_model(model, str(scratch / MASTER_WEIGHTS / "model.safetensors"))
         tokenizer.save_pretrained(scratch)
-        torch.save(
+        _torch_save(
             {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
             scratch / OPTIMIZER_STATE,
         )
-        torch.save(_rng_states(), scratch / RNG_STATE)
+        _torch_save(_rng_states(), scratch / RNG_STATE)
         (scratch / TRAINER_STATE).write_text(json.dumps({**trainer_state, "step": step}, indent=1))
         (scratch / COMPLETE).write_text(f"{step}\n")
         _replace(scratch, target)
+    except Exception as error:
+        raise CheckpointWriteError(target, error) from error
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return target
+
+
+def _torch_save(obj: Any, path: Path) -> None:
+    # Through a Python file: a failed write then raises the OSError (errno: disk full, ...) rather than only
+    # torch's "unexpected pos" from its own writer.
+    with path.open("wb") as handle:
+        torch.save(obj, handle)
 
 
 def _save_as(model: PreTrainedModel, dtype: torch.dtype, folder: Path) -> None:

@@ -3,6 +3,7 @@
 import os
 import socket
 from datetime import datetime, timedelta
+from functools import cache
 from importlib import metadata
 
 from django.conf import settings
@@ -19,7 +20,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@cache
 def package_versions() -> dict[str, str]:
+    """The recorded packages' versions, read once per worker process (a new package needs a restart)."""
     versions = {}
     for name in RECORDED_PACKAGES:
         try:
@@ -61,6 +64,6 @@ def claim_run(run_id: int, worker: str) -> Run | None:
         run.attempts += 1
         run.started_at = run.started_at or now
         run.heartbeat_at = now
-        run.versions = package_versions()
+        run.versions = dict(package_versions())
         run.save(update_fields=["status", "worker", "attempts", "started_at", "heartbeat_at", "versions"])
     return run

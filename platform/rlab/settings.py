@@ -81,7 +81,17 @@ TEMPLATES = [
 ]
 
 SQLITE_URL = f"sqlite:///{VAR_DIR / 'rlab.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", SQLITE_URL), conn_max_age=0)}
+# Persistent connections: a worker task (or a gunicorn request) reuses its process's connection instead of
+# opening one each time; the health check (a `SELECT 1` at the first query after Django's
+# close_old_connections) replaces a connection the server dropped. Workers call close_old_connections
+# before each task (workers.tasks); runserver closes its per-request threads' connections itself.
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", SQLITE_URL),
+        conn_max_age=int(os.environ.get("RLAB_DB_CONN_MAX_AGE", "600")),
+        conn_health_checks=True,
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL lets the web process read while a worker writes; IMMEDIATE takes the write lock at BEGIN,
@@ -139,6 +149,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": 6 * 3600}
 )
+
+# Celery's Django fix-up closes every database connection before and after each task unless this is set;
+# it then closes them after this many tasks only, and CONN_MAX_AGE / health checks decide the rest.
+CELERY_DB_REUSE_MAX = 1000
 
 # Workers started with --beat look for runs whose worker died (no heartbeat) and queue them again.
 CELERY_BEAT_SCHEDULE = {

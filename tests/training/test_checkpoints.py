@@ -22,6 +22,7 @@ from tests.training.test_grpo_trainer import (  # noqa: F401  (contains_answer_r
 from training.checkpoints import (
     COMPLETE,
     CheckpointError,
+    CheckpointWriteError,
     checkpoint_dtype,
     latest_checkpoint,
     list_checkpoints,
@@ -141,8 +142,9 @@ def test_a_save_that_dies_midway_leaves_no_checkpoint(tokenizer, tmp_path, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(tokenizer, "save_pretrained", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CheckpointWriteError, match="step-00000002: disk full") as failure:
         _save(tmp_path, 2, model, tokenizer)
+    assert isinstance(failure.value.__cause__, OSError) and failure.value.path == tmp_path / "step-00000002"
     assert latest_checkpoint(tmp_path) == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-00000001"]
 
