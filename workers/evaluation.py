@@ -9,10 +9,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rlab.catalog.seeding import benchmark_dataset
 from rlab.experiments.models import Checkpoint, Run
 from rlab.results.models import EvalResult
+from rlab.spec import parse_run_ref
+from workers.artifacts import writing
+from workers.model_refs import run_model
+
+if TYPE_CHECKING:
+    from evaluation.runner import BenchmarkRun
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +89,7 @@ def warm_backend(name: str, family_ref: str, weights_ref: str, dtype: str):
     return backend
 
 
-def _tokenizer(backend, model_ref: str):
+def backend_tokenizer(backend, model_ref: str):
     if (tokenizer := getattr(backend, "tokenizer", None)) is not None:
         return tokenizer
     from transformers import AutoTokenizer
@@ -105,9 +112,53 @@ def _metrics(score) -> dict:
     }
 
 
-def _already_done(run: Run, checkpoint: Checkpoint | None, model_ref: str) -> set[str]:
-    target = EvalResult.make_target_key(run.team_id, model_ref, checkpoint.id if checkpoint else None)
+def _already_done(run: Run, checkpoint_id: int | None, model_ref: str) -> set[str]:
+    target = EvalResult.make_target_key(run.team_id, model_ref, checkpoint_id)
     return set(EvalResult.objects.filter(target_key=target).values_list("benchmark__key", flat=True))
+
+
+def all_recorded(run: Run, checkpoint_id: int | None) -> bool:
+    """Whether the run's whole suite is recorded already for the checkpoint (or the base model): a repeated
+    or re-delivered task's exit, decided before any folder, log or model is touched. A base model named
+    `run:NAME[@STEP]` is known only once resolved in the run's folder, so it is never decided here."""
+    model_id = run.config["model"]["id"]
+    if checkpoint_id is None and parse_run_ref(model_id) is not None:
+        return False
+    return set(run.config["eval"]["suite"]) <= _already_done(run, checkpoint_id, model_id)
+
+
+def record_outcome(
+    run: Run, checkpoint: Checkpoint | None, model_ref: str, outcome: BenchmarkRun, samples_path: Path
+) -> EvalResult:
+    """Store one benchmark's evaluation (an evaluation.runner BenchmarkRun whose samples were written to
+    `samples_path`) as an EvalResult with one ExampleResult per problem: an idempotent upsert."""
+    dataset = benchmark_dataset(outcome.benchmark.id, outcome.problems)
+    examples = {e.index: e for e in dataset.examples.filter(index__lt=len(outcome.problems))}
+    return EvalResult.record(
+        team=run.team,
+        run=run,
+        checkpoint=checkpoint,
+        model_ref=model_ref,
+        benchmark=dataset.benchmarks.get(),
+        template=outcome.template,
+        sampling=outcome.sampling_record,
+        n=outcome.score.n_problems,
+        k=outcome.sampling.n,
+        score=outcome.score.avg_at_k,
+        per_subject=outcome.score.by_subject,
+        metrics=_metrics(outcome.score),
+        samples_path=str(samples_path),
+        examples=[
+            {
+                "example": examples[i],
+                "samples": len(group),
+                "correct": sum(s.correct for s in group),
+                "mean_length": sum(s.n_tokens for s in group) / len(group),
+                "extracted_answers": [s.extracted for s in group],
+            }
+            for i, group in enumerate(outcome.samples)
+        ],
+    )
 
 
 def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) -> list[EvalResult]:
@@ -119,52 +170,26 @@ def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) 
     from evaluation.runner import evaluate_benchmark
 
     config = run.config
-    model_ref = config["model"]["id"]
+    model = run_model(run, artifact_dir)
+    model_ref = model.label
     eval_config = eval_config_from_spec(config)
-    done = _already_done(run, checkpoint, model_ref)
+    done = _already_done(run, checkpoint.id if checkpoint else None, model_ref)
     todo = [b for b in eval_config.benchmarks if b not in done]
     if not todo:
         return []
-    weights = checkpoint.path if checkpoint else model_ref
+    weights = checkpoint.path if checkpoint else model.weights
     backend = warm_backend(
         backend_name(config["eval"]["backend"]), model_ref, weights, config["model"]["dtype"]
     )
-    tokenizer = _tokenizer(backend, weights)
+    tokenizer = backend_tokenizer(backend, weights)
     label = f"step-{checkpoint.step}" if checkpoint else "base"
     results = []
     for benchmark_id in todo:
         outcome = evaluate_benchmark(backend, tokenizer, benchmark_id, eval_config)
         samples_path = artifact_dir / "evals" / label / f"{benchmark_id}.jsonl"
-        outcome.write_samples(samples_path)
-        dataset = benchmark_dataset(benchmark_id, outcome.problems)
-        examples = {e.index: e for e in dataset.examples.filter(index__lt=len(outcome.problems))}
-        results.append(
-            EvalResult.record(
-                team=run.team,
-                run=run,
-                checkpoint=checkpoint,
-                model_ref=model_ref,
-                benchmark=dataset.benchmarks.get(),
-                template=outcome.template,
-                sampling=outcome.sampling_record,
-                n=outcome.score.n_problems,
-                k=outcome.sampling.n,
-                score=outcome.score.avg_at_k,
-                per_subject=outcome.score.by_subject,
-                metrics=_metrics(outcome.score),
-                samples_path=str(samples_path),
-                examples=[
-                    {
-                        "example": examples[i],
-                        "samples": len(group),
-                        "correct": sum(s.correct for s in group),
-                        "mean_length": sum(s.n_tokens for s in group) / len(group),
-                        "extracted_answers": [s.extracted for s in group],
-                    }
-                    for i, group in enumerate(outcome.samples)
-                ],
-            )
-        )
+        with writing(samples_path):
+            outcome.write_samples(samples_path)
+        results.append(record_outcome(run, checkpoint, model_ref, outcome, samples_path))
         logger.info(
             "run %s %s: %s avg@%d = %.3f",
             run.name,

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rlab.experiments.charts import Chart, Series, line_chart
 from rlab.experiments.models import Checkpoint, Run
 from rlab.experiments.spec_form import dump_yaml
+from rlab.results.drilldown import base_evaluations
 from rlab.results.models import EvalResult
 from rlab.spec import SpecV1
 
@@ -55,6 +56,7 @@ def metric_charts(run: Run) -> Curves:
 @dataclass(frozen=True)
 class ScoreCell:
     result: EvalResult | None
+    baseline: EvalResult | None = None  # the base model's result to compare a checkpoint's with
 
     @property
     def text(self) -> str:
@@ -89,12 +91,18 @@ def eval_table(run: Run) -> EvalTable:
     for result in EvalResult.objects.filter(run=run).select_related("benchmark").order_by("created_at"):
         latest[(result.checkpoint_id, result.benchmark.key)] = result
     benchmarks = sorted({key for _, key in latest})
+    bases = base_evaluations(run.team_id, run.config.get("model", {}).get("id", "")) if latest else {}
+
+    def cell(result: EvalResult | None) -> ScoreCell:
+        if result is None or result.checkpoint_id is None:
+            return ScoreCell(result)
+        return ScoreCell(result, bases.get((result.benchmark_id, result.template, result.sampling_hash)))
+
     rows = []
     if any(checkpoint_id is None for checkpoint_id, _ in latest):
-        rows.append(ScoreRow("base model", None, [ScoreCell(latest.get((None, b))) for b in benchmarks]))
+        rows.append(ScoreRow("base model", None, [cell(latest.get((None, b))) for b in benchmarks]))
     rows += [
-        ScoreRow(f"step {c.step}", c, [ScoreCell(latest.get((c.id, b))) for b in benchmarks])
-        for c in checkpoints
+        ScoreRow(f"step {c.step}", c, [cell(latest.get((c.id, b))) for b in benchmarks]) for c in checkpoints
     ]
     steps = {c.id: c.step for c in checkpoints}
     series = [
