@@ -9,6 +9,9 @@ api_patterns = [
     path("specs/validate/", api.validate, name="validate"),
     path("specs/submit/", api.submit, name="submit"),
     path("runs/<int:pk>/", api.run_status, name="run_status"),
+    path("runs/<int:pk>/publish/", api.run_publish, name="run_publish"),
+    path("sweeps/<int:pk>/cancel/", api.sweep_cancel, name="sweep_cancel"),
+    path("sweeps/<int:pk>/retry/", api.sweep_retry, name="sweep_retry"),
 ]
 
 urlpatterns = [

@@ -12,7 +12,7 @@ from evaluation.metrics import best_average_checkpoint
 from rlab.catalog.models import Benchmark, Example, RankEntry, Ranking
 from rlab.experiments.models import Checkpoint, Run, Spec, Sweep
 from rlab.experiments.submission import submit_spec
-from rlab.results import reports
+from rlab.results import bests, reports
 from rlab.results.models import EvalResult
 from rlab.teams.models import Team
 from tests.platform.conftest import PASSWORD, make_dataset, make_member
@@ -100,7 +100,7 @@ def test_best_checkpoint_is_the_best_mean_with_ties_to_the_earliest(team_a):
     evaluate(team_a, run, 20, {"math500": 0.75, "aime24": 0.25})
     evaluate(team_a, run, 30, {"math500": 0.5, "aime24": 0.5})  # same mean as step 20
     evaluate(team_a, run, 40, {"math500": 0.9})  # still being evaluated: does not compete
-    best = reports.best_checkpoints(EvalResult.objects.all())[run.pk]
+    best = bests.best_checkpoints(EvalResult.objects.all())[run.pk]
     assert best.step == 20
     assert best.average == 0.5
 

@@ -1,4 +1,5 @@
-"""JSON API for the CLI: validate and submit specs, read run status. Token-authenticated."""
+"""JSON API for the CLI: validate and submit specs, read run status, cancel or retry a sweep.
+Token-authenticated."""
 
 import json
 
@@ -6,7 +7,9 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_POST
 
-from rlab.experiments.models import Run
+from rlab.experiments.actions import cancel_sweep, retry_sweep
+from rlab.experiments.models import Run, Sweep
+from rlab.experiments.publishing import set_published
 from rlab.experiments.submission import submit_spec
 from rlab.spec import SpecError, expand_sweep, parse_spec
 from rlab.teams.auth import token_required
@@ -51,6 +54,7 @@ def run_json(run: Run) -> dict:
         "queue": run.queue,
         "coordinates": run.coordinates,
         "error": run.error,
+        "published": run.published,
         "url": f"/runs/{run.id}/",
     }
 
@@ -96,4 +100,49 @@ def submit(request: HttpRequest) -> JsonResponse:
 @require_GET
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
     run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk)
+    return JsonResponse(run_json(run))
+
+
+def _sweep_json(sweep: Sweep) -> dict:
+    return {
+        "sweep": sweep.id,
+        "spec": sweep.spec_id,
+        "url": f"/sweeps/{sweep.id}/",
+        "runs": [run_json(r) for r in sweep.runs.order_by("point_index")],
+    }
+
+
+@token_required
+@require_POST
+def sweep_cancel(request: HttpRequest, pk: int) -> JsonResponse:
+    """Cancel every unfinished run of the sweep: {"cancelled": n, ...the sweep}."""
+    sweep = get_object_or_404(Sweep.objects.visible_to(request.user), pk=pk)
+    cancelled = cancel_sweep(sweep)
+    return JsonResponse({"cancelled": cancelled, **_sweep_json(sweep)})
+
+
+@token_required
+@require_POST
+def sweep_retry(request: HttpRequest, pk: int) -> JsonResponse:
+    """Queue the sweep's failed and cancelled runs again as one new sweep (201), or 409 with none to retry."""
+    sweep = get_object_or_404(Sweep.objects.visible_to(request.user), pk=pk)
+    retry = retry_sweep(sweep, request.user)
+    if retry is None:
+        message = f"sweep {sweep.id} has no failed or cancelled run to retry"
+        return JsonResponse({"error": message}, status=409)
+    return JsonResponse({"retry_of": sweep.id, **_sweep_json(retry)}, status=201)
+
+
+@token_required
+@require_POST
+def run_publish(request: HttpRequest, pk: int) -> JsonResponse:
+    """Publish (body {"published": true}) or withdraw ({"published": false}) a run of one's team."""
+    run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk)
+    try:
+        published = json.loads(request.body or b"{}").get("published")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        published = None
+    if not isinstance(published, bool):
+        return JsonResponse({"error": 'the request body must be {"published": true} or false'}, status=400)
+    set_published(run, published)
     return JsonResponse(run_json(run))

@@ -96,12 +96,31 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    published = models.BooleanField(default=False, help_text="Shown on the global leaderboard.")
+    published_at = models.DateTimeField(null=True, blank=True)
+    # The best-average checkpoint, kept by rlab.results.bests whenever one of the run's checkpoints is
+    # evaluated, so that leaderboards sort and page in the database.
+    best_step = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    best_average = models.FloatField(null=True, blank=True, editable=False)
+    best_scores = models.JSONField(
+        default=dict, blank=True, editable=False, help_text="benchmark → score, result id, setup"
+    )
+    best_setup = models.CharField(
+        max_length=700, blank=True, editable=False, help_text="[model_ref, template, sampling_hash]"
+    )
+    best_facets = models.JSONField(
+        default=dict, blank=True, editable=False, help_text="benchmarks, model, algorithm, tags"
+    )
 
     objects = TeamScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "point_index"]
         constraints = [models.UniqueConstraint(fields=["sweep", "point_index"], name="unique_run_per_point")]
+        indexes = [
+            models.Index(fields=["team", "-best_average"], name="run_team_best"),
+            models.Index(fields=["published", "-best_average"], name="run_published_best"),
+        ]
 
     def __str__(self) -> str:
         return self.name

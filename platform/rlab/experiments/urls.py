@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rlab.experiments import views
+from rlab.experiments import publishing, sweep_views, views
 
 app_name = "experiments"
 urlpatterns = [
@@ -11,6 +11,10 @@ urlpatterns = [
     path("runs/<int:pk>/log/", views.run_log, name="run_log"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
     path("runs/<int:pk>/retry/", views.run_retry, name="run_retry"),
+    path("runs/<int:pk>/publish/", publishing.run_publish, name="run_publish"),
+    path("sweeps/<int:pk>/", sweep_views.sweep_detail, name="sweep_detail"),
+    path("sweeps/<int:pk>/cancel/", sweep_views.sweep_cancel, name="sweep_cancel"),
+    path("sweeps/<int:pk>/retry/", sweep_views.sweep_retry, name="sweep_retry"),
     path("specs/", views.spec_list, name="spec_list"),
     path("specs/new/", views.spec_new, name="spec_new"),
     path("specs/new/form/", views.spec_form_to_yaml, name="spec_form_to_yaml"),

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from rlab.experiments.actions import NotRetryable, retry_run
+from rlab.experiments.actions import NotRetryable, cancel_runs, retry_run
 from rlab.experiments.editor import Check, check_spec, spec_form_for
 from rlab.experiments.models import Run, Spec
 from rlab.experiments.run_report import (
@@ -22,6 +22,7 @@ from rlab.experiments.run_report import (
 )
 from rlab.experiments.spec_form import SpecForm, dump_yaml, load_yaml
 from rlab.experiments.submission import submit_spec
+from rlab.experiments.sweep_views import sweep_summaries
 from rlab.spec import SpecError
 
 RUN_LIST_LIMIT = 200
@@ -111,8 +112,7 @@ def run_log(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(_runs(request), pk=pk)
-    if not run.is_finished:
-        Run.objects.filter(pk=run.pk).update(cancel_requested=True)
+    if cancel_runs(Run.objects.filter(pk=run.pk)):
         messages.info(request, f"Cancellation of {run.name} requested; it stops after its current step.")
     return redirect("experiments:run_detail", pk=run.pk)
 
@@ -146,7 +146,8 @@ def spec_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def spec_detail(request: HttpRequest, pk: int) -> HttpResponse:
     spec = get_object_or_404(Spec.objects.visible_to(request.user).select_related("cloned_from"), pk=pk)
-    return render(request, "experiments/spec_detail.html", {"spec": spec, "runs": spec.runs.all()})
+    context = {"spec": spec, "runs": spec.runs.all(), "sweeps": sweep_summaries(spec.sweeps.all())}
+    return render(request, "experiments/spec_detail.html", context)
 
 
 # ---------------------------------------------------------------- the spec editor

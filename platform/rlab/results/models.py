@@ -6,6 +6,8 @@ import json
 
 from django.db import models, transaction
 
+from rlab.experiments.models import Run
+from rlab.results.bests import refresh_bests
 from rlab.teams.models import TeamScopedQuerySet
 
 
@@ -90,6 +92,14 @@ class EvalResult(models.Model):
                     update_conflicts=True,
                     unique_fields=["eval_result", "example"],
                     update_fields=["samples", "correct", "mean_length", "extracted_answers"],
+                )
+            if checkpoint is not None and result.run_id is not None:
+                # The run's row lock (FOR NO KEY UPDATE, which the insert's key-share lock does not block)
+                # serialises concurrent evaluations of its checkpoints: each recomputes the best checkpoint
+                # from every committed result plus its own.
+                refresh_bests(
+                    Run.objects.filter(pk=result.run_id).select_for_update(no_key=True),
+                    cls.objects.filter(run_id=result.run_id),
                 )
         return result
 

@@ -1,112 +1,38 @@
-"""Tables across runs: the team leaderboard, the per-example 1-shot comparison of a sweep and the ablation
-report of a sweep. Each run is represented by its best-average checkpoint (the paper's convention): the
-checkpoint with the highest mean score over the benchmarks it was evaluated on, ties to the earliest.
+"""Tables across runs: the team and global leaderboards, the per-example 1-shot comparison of a sweep and
+the ablation report of a sweep. Each run is represented by its best-average checkpoint (rlab.results.bests),
+which is kept on the Run, so that leaderboards sort and page in the database.
 
-Everything here works on querysets the caller has already scoped to a team, in a fixed number of queries.
+Everything here works on querysets the caller has already scoped (a team, or published runs), in a fixed
+number of queries whatever the number of runs.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
+from django.db.models.fields.json import KeyTransform
+from django.utils.safestring import SafeString
 
-from evaluation.metrics import best_average_checkpoint
-from rlab.catalog.models import Dataset
-from rlab.catalog.rankings import resolve_examples
+from rlab.catalog.models import Dataset, RankEntry, Ranking
 from rlab.experiments.models import Run, Sweep
+from rlab.results.bests import Best, Score, base_scores, base_scores_by_team, mean, setup_key
+from rlab.results.html import object_url, score_cells
 from rlab.results.models import EvalResult
 
 PER_SUBJECT_BENCHMARK = "math500"
 EXAMPLES_FIELD = "data.examples"
 AVERAGE = "average"
+NAME = "name"
 # Deltas (in score points, 0..1) from which a cell is coloured as a clear gain or loss.
 STRONG_DELTA = 0.05
-RESULT_FIELDS = (
-    "run_id",
-    "checkpoint__step",
-    "benchmark__key",
-    "score",
-    "per_subject",
-    "template",
-    "sampling_hash",
-    "model_ref",
-)
-
-
-@dataclass(frozen=True)
-class Score:
-    """One evaluation: a benchmark's score of one model or checkpoint."""
-
-    benchmark: str
-    score: float
-    per_subject: dict[str, float]
-    template: str
-    sampling_hash: str
-    model_ref: str
-
-    @classmethod
-    def from_values(cls, values: dict) -> Score:
-        return cls(
-            values["benchmark__key"],
-            values["score"],
-            values["per_subject"] or {},
-            values["template"],
-            values["sampling_hash"],
-            values["model_ref"],
-        )
-
-
-@dataclass(frozen=True)
-class Best:
-    """The best-average checkpoint of a run and its scores by benchmark key."""
-
-    step: int
-    scores: dict[str, Score]
-
-    @property
-    def average(self) -> float:
-        return math.fsum(s.score for s in self.scores.values()) / len(self.scores)
-
-
-def _latest_results(results: QuerySet[EvalResult]) -> Iterable[dict]:
-    """Result rows oldest first, so that a later evaluation of the same target overwrites an earlier one."""
-    return results.order_by("created_at", "pk").values(*RESULT_FIELDS)
-
-
-def best_checkpoints(results: QuerySet[EvalResult]) -> dict[int, Best]:
-    """The best-average checkpoint of every run among `results` (one query).
-
-    Only checkpoints evaluated on every benchmark of their run compete: a checkpoint whose evaluation is
-    still under way would otherwise be compared on fewer benchmarks.
-    """
-    by_run: dict[int, dict[int, dict[str, Score]]] = {}
-    for values in _latest_results(results.filter(checkpoint__isnull=False, run__isnull=False)):
-        steps = by_run.setdefault(values["run_id"], {})
-        steps.setdefault(values["checkpoint__step"], {})[values["benchmark__key"]] = Score.from_values(values)
-    best = {}
-    for run_id, steps in by_run.items():
-        benchmarks = set().union(*steps.values())
-        complete = {step: scores for step, scores in steps.items() if set(scores) == benchmarks}
-        if complete:
-            step = best_average_checkpoint(
-                {s: {b: score.score for b, score in scores.items()} for s, scores in complete.items()}
-            )
-            best[run_id] = Best(step, complete[step])
-    return best
-
-
-def base_scores(results: QuerySet[EvalResult]) -> dict[tuple[str, str, str], dict[str, Score]]:
-    """Base-model evaluations among `results`, by (model_ref, template, sampling_hash), then benchmark."""
-    groups: dict[tuple[str, str, str], dict[str, Score]] = {}
-    for values in _latest_results(results.filter(checkpoint__isnull=True)):
-        score = Score.from_values(values)
-        groups.setdefault((score.model_ref, score.template, score.sampling_hash), {})[score.benchmark] = score
-    return groups
+PAGE_SIZE = 50
+RUN_URL, EVALUATION_URL = "experiments:run_detail", "results:evaluation"
+# What a leaderboard row needs of a run (its config only for the filters, in the database).
+BOARD_RUN_FIELDS = ("pk", "name", "team_id", "team__name", "best_step", "best_average", "best_scores")
 
 
 # ---------------------------------------------------------------- tables
@@ -134,6 +60,7 @@ def _percent(value: float | None) -> str:
 class Cell:
     score: float | None
     delta: float | None = None  # to the reference row (base model or baseline run)
+    result: int | None = None  # the EvalResult shown, where the viewer may open it
 
     @property
     def text(self) -> str:
@@ -162,6 +89,20 @@ class Row:
     step: int | None = None
     title: str = ""
     is_reference: bool = False
+    team: str = ""
+    linked: bool = True  # whether the viewer may open the run (its team's)
+
+    @property
+    def url(self) -> str:
+        return object_url(RUN_URL, self.run.pk) if self.run and self.linked else ""
+
+    @property
+    def cells_html(self) -> SafeString:
+        """The score cells, each linked to its evaluation's per-problem results, else to the run."""
+        run_url = self.url
+        return score_cells(
+            (cell, object_url(EVALUATION_URL, cell.result) if cell.result else run_url) for cell in self.cells
+        )
 
 
 @dataclass
@@ -169,17 +110,22 @@ class Table:
     columns: list[Column]
     rows: list[Row] = field(default_factory=list)
     reference: str = ""  # what deltas are relative to
+    team_column: bool = False
+    page: int = 1
+    pages: int = 1
+    total: int = 0  # runs over all pages
 
     def csv(self) -> str:
         """The table's numbers as shown (percentages, one decimal), each followed by its delta."""
         out = io.StringIO()
         writer = csv.writer(out)
-        header = ["row", "run", "step"]
+        header = ["row", "run", "step", *(["team"] if self.team_column else [])]
         for column in self.columns:
             header += [column.label, f"{column.label} delta"]
         writer.writerow(header)
         for row in self.rows:
             line = [row.label, row.run.name if row.run else "", "" if row.step is None else row.step]
+            line += [row.team] if self.team_column else []
             for cell in row.cells:
                 line += [_percent(cell.score), cell.delta_text]
             writer.writerow(line)
@@ -192,7 +138,7 @@ def _values(scores: dict[str, Score], columns: list[Column]) -> list[float | Non
     for column in columns:
         benchmark, _, subject = column.key.partition(":")
         if column.key == AVERAGE:
-            values.append(math.fsum(s.score for s in scores.values()) / len(scores) if scores else None)
+            values.append(mean(scores.values()) if scores else None)
         elif benchmark not in scores:
             values.append(None)
         elif subject:
@@ -207,10 +153,29 @@ def _delta(value: float | None, reference: float | None) -> float | None:
     return None if value is None or reference is None else round(value - reference, 3) + 0.0
 
 
-def _cells(values: list[float | None], reference: list[float | None] | None) -> list[Cell]:
-    if reference is None:
-        return [Cell(v) for v in values]
-    return [Cell(v, _delta(v, r)) for v, r in zip(values, reference, strict=True)]
+def _result_ids(scores: dict[str, Score], columns: list[Column]) -> list[int | None]:
+    """The EvalResult behind each column (a subject's is its benchmark's; the average has none)."""
+    return [
+        scores[key].result_id if (key := column.key.partition(":")[0]) in scores else None
+        for column in columns
+    ]
+
+
+def _cells(
+    values: list[float | None], reference: list[float | None] | None, results: list[int | None] | None = None
+) -> list[Cell]:
+    references = reference or [None] * len(values)
+    results = results or [None] * len(values)
+    return [
+        Cell(v, None if reference is None else _delta(v, r), result)
+        for v, r, result in zip(values, references, results, strict=True)
+    ]
+
+
+def _score_cells(
+    scores: dict[str, Score], columns: list[Column], reference: list[float | None] | None, linked: bool
+) -> list[Cell]:
+    return _cells(_values(scores, columns), reference, _result_ids(scores, columns) if linked else None)
 
 
 def _benchmark_columns(keys: Iterable[str]) -> list[Column]:
@@ -227,12 +192,14 @@ class LeaderboardFilters:
     tag: str = ""
 
     def apply(self, runs: QuerySet[Run]) -> QuerySet[Run]:
+        """The runs with a best checkpoint that pass the filters (on Run.best_facets, not the config)."""
+        runs = runs.filter(best_average__isnull=False)
         if self.model:
-            runs = runs.filter(config__model__id=self.model)
+            runs = runs.filter(best_facets__model=self.model)
         if self.algorithm:
-            runs = runs.filter(config__algorithm__name=self.algorithm)
+            runs = runs.filter(best_facets__algorithm=self.algorithm)
         if self.tag:
-            runs = runs.filter(config__tags__contains=[self.tag])
+            runs = runs.filter(best_facets__tags__contains=[self.tag])
         return runs
 
     @property
@@ -249,65 +216,192 @@ class FilterOptions:
 
 
 def filter_options(runs: QuerySet[Run]) -> FilterOptions:
+    """The models, algorithms and tags of the leaderboard runs among `runs` (one query over their small
+    best_facets; the distinct combinations come from the database)."""
     models, algorithms, tags = set(), set(), set()
-    for model, algorithm, run_tags in runs.values_list(
-        "config__model__id", "config__algorithm__name", "config__tags"
-    ):
-        models.add(model or "")
-        algorithms.add(algorithm or "")
-        tags.update(run_tags or [])
+    facets = runs.filter(best_average__isnull=False).order_by().values_list("best_facets", flat=True)
+    for facet in facets.distinct():
+        models.add(facet["model"])
+        algorithms.add(facet["algorithm"])
+        tags.update(facet["tags"])
     return FilterOptions(sorted(models - {""}), sorted(algorithms - {""}), sorted(tags))
 
 
-def _sort_key(sort: str, columns: list[Column]) -> tuple[int | None, bool]:
-    """(column index or None for the label, descending) of a `sort` value such as "-average"."""
-    descending = sort.startswith("-")
-    keys = [c.key for c in columns]
-    key = sort.lstrip("-")
-    return (keys.index(key) if key in keys else None), descending
+@dataclass(frozen=True)
+class Sort:
+    """A `sort` value such as "-average": a column key (or "name" for the label) and its direction."""
+
+    key: str
+    descending: bool
+
+    @classmethod
+    def parse(cls, sort: str, columns: list[Column]) -> Sort:
+        key = sort.lstrip("-")
+        return cls(key if key in {c.key for c in columns} else NAME, sort.startswith("-"))
+
+    def value(self, row: Row, columns: list[Column]) -> float | str | None:
+        if self.key == NAME:
+            return row.label.lower()
+        return row.cells[[c.key for c in columns].index(self.key)].score
+
+    def precedes(self, a: Row, b: Row, columns: list[Column]) -> bool:
+        """Whether `a` sorts strictly before `b` (empty cells last whatever the direction)."""
+        x, y = self.value(a, columns), self.value(b, columns)
+        if x is None or y is None:
+            return x is not None and y is None
+        return x > y if self.descending else x < y  # type: ignore[operator]
+
+    def order_by(self) -> list:
+        """The same order for Run rows in the database (ties by id)."""
+        if self.key == NAME:  # run names are slugs (lowercase) and unique: the index on name orders them
+            return ["-name" if self.descending else "name"]
+        if self.key == AVERAGE:
+            return ["-best_average" if self.descending else "best_average", "pk"]
+        score = KeyTransform("score", KeyTransform(self.key, "best_scores"))
+        return [score.desc(nulls_last=True) if self.descending else score.asc(nulls_last=True), "pk"]
 
 
 def sort_rows(rows: list[Row], sort: str, columns: list[Column]) -> list[Row]:
     """Rows by a column (empty cells last whatever the direction) or by label ("name")."""
-    index, descending = _sort_key(sort, columns)
-    if index is None:
-        return sorted(rows, key=lambda r: r.label.lower(), reverse=descending)
-    scored = [r for r in rows if r.cells[index].score is not None]
-    empty = [r for r in rows if r.cells[index].score is None]
-    return sorted(scored, key=lambda r: r.cells[index].score, reverse=descending) + empty
+    order = Sort.parse(sort, columns)
+    scored = [r for r in rows if order.value(r, columns) is not None]
+    empty = [r for r in rows if order.value(r, columns) is None]
+    return sorted(scored, key=lambda r: order.value(r, columns), reverse=order.descending) + empty
+
+
+def _board_columns(runs: QuerySet[Run], base_keys: Iterable[str]) -> tuple[list[Column], int]:
+    """The benchmark columns of `runs` (those of their best checkpoints) and of the base rows, and the
+    number of runs, from one query that counts the runs per set of benchmarks."""
+    keys, total = set(base_keys), 0
+    suites = runs.order_by().values_list("best_facets__benchmarks").annotate(count=Count("pk"))
+    for benchmarks, count in suites:
+        keys.update(benchmarks)
+        total += count
+    return [*_benchmark_columns(keys), Column(AVERAGE, "average")], total
+
+
+@dataclass(frozen=True)
+class Edges:
+    first: bool  # the first page
+    next_row: Row | None  # the first run of the next page (None on the last page)
+
+
+def _merge_bases(
+    runs: list[Row], bases: list[Row], order: Sort, columns: list[Column], edges: Edges
+) -> list[Row]:
+    """The page's run rows (already in order) with the base rows that fall among them: a base row before
+    the first run only on the first page, after the last only if it precedes the next page's first run."""
+    slots: list[list[Row]] = [[] for _ in range(len(runs) + 1)]
+    for base in sort_rows(bases, f"{'-' if order.descending else ''}{order.key}", columns):
+        position = next((i for i, run in enumerate(runs) if order.precedes(base, run, columns)), len(runs))
+        after_page = position == len(runs) and not (
+            edges.next_row is None or order.precedes(base, edges.next_row, columns)
+        )
+        if (position or edges.first) and not after_page:
+            slots[position].append(base)
+    merged = slots[0]
+    for run, after in zip(runs, slots[1:], strict=True):
+        merged += [run, *after]
+    return merged
+
+
+def _opens(team_id: int, own_teams: set[int] | None) -> bool:
+    """Whether the viewer may open a run or result of the team (own_teams None: every row is theirs)."""
+    return own_teams is None or team_id in own_teams
+
+
+def _run_row(run: Run, columns: list[Column], own_teams: set[int] | None, team_column: bool) -> Row:
+    best = Best.from_run(run)
+    linked = _opens(run.team_id, own_teams)
+    return Row(
+        run.name,
+        _score_cells(best.scores, columns, None, linked),
+        run,
+        best.step,
+        title=f"best-average checkpoint: step {best.step}",
+        team=run.team.name if team_column else "",
+        linked=linked,
+    )
+
+
+def _base_rows(
+    bases: dict[tuple[int, str], dict[tuple[str, str, str], dict[str, Score]]],
+    columns: list[Column],
+    own_teams: set[int] | None,
+    team_column: bool,
+) -> list[Row]:
+    return [
+        Row(
+            f"{model_ref} (base)",
+            _score_cells(scores, columns, None, _opens(team_id, own_teams)),
+            title=f"base model, template {template}, sampling {sampling_hash[:8]}",
+            team=team_name if team_column else "",
+        )
+        for (team_id, team_name), setups in bases.items()
+        for (model_ref, template, sampling_hash), scores in setups.items()
+    ]
+
+
+def _board(
+    runs: QuerySet[Run],
+    bases: dict[tuple[int, str], dict[tuple[str, str, str], dict[str, Score]]],
+    sort: str,
+    page: int | None,
+    own_teams: set[int] | None,
+    team_column: bool = False,
+) -> Table:
+    """A leaderboard page (page None: every row) of `runs` (filtered, with a best checkpoint), sorted in
+    the database, with the base rows of `bases` that fall on it."""
+    base_keys = {key for setups in bases.values() for scores in setups.values() for key in scores}
+    columns, total = _board_columns(runs, base_keys)
+    order = Sort.parse(sort, columns)
+    pages = max(1, -(-total // PAGE_SIZE))
+    number = min(max(page or 1, 1), pages)
+    ordered = runs.select_related("team").only(*BOARD_RUN_FIELDS).order_by(*order.order_by())
+    if page is not None:  # one run more than a page: the next page's first
+        ordered = ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE + 1]
+    run_rows = [_run_row(run, columns, own_teams, team_column) for run in ordered]
+    shown = run_rows if page is None else run_rows[:PAGE_SIZE]
+    edges = Edges(first=number == 1, next_row=run_rows[PAGE_SIZE] if len(run_rows) > len(shown) else None)
+    base_rows = _base_rows(bases, columns, own_teams, team_column)
+    rows = _merge_bases(shown, base_rows, order, columns, edges)
+    return Table(columns, rows, team_column=team_column, page=number, pages=pages, total=total)
 
 
 def leaderboard(
-    runs: QuerySet[Run], results: QuerySet[EvalResult], filters: LeaderboardFilters, sort: str = f"-{AVERAGE}"
+    runs: QuerySet[Run],
+    results: QuerySet[EvalResult],
+    filters: LeaderboardFilters,
+    sort: str = f"-{AVERAGE}",
+    page: int | None = 1,
 ) -> Table:
-    """One row per run with an evaluated checkpoint (its best-average one) and one per base model
-    (model_ref, template, sampling); `results` are the evaluations the base rows may come from."""
+    """One row per run of a team with an evaluated checkpoint (its best-average one) and one per base model
+    (model_ref, template, sampling); `results` are the team's evaluations the base rows may come from.
+    `page` (of PAGE_SIZE runs; None for all) is clamped to the pages there are."""
     runs = filters.apply(runs)
-    best = best_checkpoints(results.filter(run__in=runs))
     base_results = results.filter(model_ref=filters.model) if filters.model else results
-    bases = base_scores(base_results) if filters.shows_base_models else {}
-    run_rows = [run for run in runs.order_by("pk") if run.pk in best]
-    keys = [b for r in run_rows for b in best[r.pk].scores] + [b for scores in bases.values() for b in scores]
-    columns = [*_benchmark_columns(keys), Column(AVERAGE, "average")]
-    rows = [
-        Row(
-            run.name,
-            _cells(_values(best[run.pk].scores, columns), None),
-            run,
-            best[run.pk].step,
-            title=f"best-average checkpoint: step {best[run.pk].step}",
-        )
-        for run in run_rows
-    ]
-    rows += [
-        Row(
-            f"{model_ref} (base)",
-            _cells(_values(scores, columns), None),
-            title=f"base model, template {template}, sampling {sampling_hash[:8]}",
-        )
-        for (model_ref, template, sampling_hash), scores in bases.items()
-    ]
-    return Table(columns, sort_rows(rows, sort, columns))
+    bases = base_scores_by_team(base_results) if filters.shows_base_models else {}
+    return _board(runs, bases, sort, page, None)
+
+
+def global_leaderboard(
+    viewer_teams: set[int], filters: LeaderboardFilters, sort: str = f"-{AVERAGE}", page: int | None = 1
+) -> Table:
+    """The published runs of every team, with a team column, and the base rows of the publishing teams'
+    own base evaluations under the model, template and sampling of a published run's best checkpoint.
+    Only runs and results of `viewer_teams` are linked."""
+    runs = filters.apply(Run.objects.filter(published=True))
+    bases = {}
+    if filters.shows_base_models:
+        used = set(runs.order_by().values_list("team_id", "best_setup").distinct())
+        results = EvalResult.objects.filter(team_id__in={team_id for team_id, _ in used})
+        if filters.model:
+            results = results.filter(model_ref=filters.model)
+        bases = {
+            team: {setup: scores for setup, scores in setups.items() if (team[0], setup_key(*setup)) in used}
+            for team, setups in base_scores_by_team(results).items()
+        }
+    return _board(runs, bases, sort, page, viewer_teams, team_column=True)
 
 
 # ---------------------------------------------------------------- sweep reports
@@ -329,8 +423,16 @@ def coordinates_label(run: Run) -> str:
     return "; ".join(f"{path}={_coordinate_text(value)}" for path, value in pairs) or run.name
 
 
-def _sweep_runs(sweep: Sweep) -> list[Run]:
-    return list(sweep.runs.order_by("point_index"))
+def _sweep_runs(sweep: Sweep) -> tuple[list[Run], dict[int, Best]]:
+    """The sweep's runs in point order and their best checkpoints by run id."""
+    runs = list(sweep.runs.order_by("point_index"))
+    return runs, {run.pk: best for run in runs if (best := Best.from_run(run)) is not None}
+
+
+def _run_cells(best: Best | None, columns: list[Column], reference: list[float | None] | None) -> list[Cell]:
+    if best is None:
+        return _cells([None] * len(columns), reference)
+    return _score_cells(best.scores, columns, reference, linked=True)
 
 
 def _sweep_results(sweep: Sweep) -> QuerySet[EvalResult]:
@@ -340,8 +442,7 @@ def _sweep_results(sweep: Sweep) -> QuerySet[EvalResult]:
 def ablation(sweep: Sweep, baseline_id: int | None = None) -> Table:
     """Rows = the sweep's runs by their coordinates (best-average checkpoint); deltas to the baseline run
     (default the first point)."""
-    runs = _sweep_runs(sweep)
-    best = best_checkpoints(_sweep_results(sweep).filter(run__sweep=sweep))
+    runs, best = _sweep_runs(sweep)
     columns = _benchmark_columns(b for r in runs if r.pk in best for b in best[r.pk].scores)
     columns.append(Column(AVERAGE, "average"))
     baseline = next((r for r in runs if r.pk == baseline_id), runs[0] if runs else None)
@@ -349,9 +450,7 @@ def ablation(sweep: Sweep, baseline_id: int | None = None) -> Table:
     rows = [
         Row(
             coordinates_label(run),
-            _cells(
-                _values(best[run.pk].scores, columns) if run.pk in best else [None] * len(columns), reference
-            ),
+            _run_cells(best.get(run.pk), columns, reference),
             run,
             best[run.pk].step if run.pk in best else None,
             title=run.name,
@@ -371,15 +470,39 @@ def _training_dataset(sweep: Sweep, name: str) -> Dataset | None:
     return Dataset.objects.named_for(sweep.team, name)
 
 
-def _problem_text(dataset: Dataset | None, run: Run) -> str:
+def _ranking_of(run: Run, rankings: list[Ranking]) -> Ranking | None:
+    """The ranking the run's π references name: the one its spec names, else the dataset's latest."""
+    if name := run.config["data"].get("ranking"):
+        return next((r for r in rankings if r.name == name), None)
+    return rankings[0] if rankings else None
+
+
+def _problem_texts(dataset: Dataset | None, runs: list[Run]) -> dict[int, str]:
+    """The problem(s) each run trained on, by run id, as rlab.catalog.rankings.resolve_examples names them
+    (π ranks in the run's ranking or the latest one, else indexes), in three queries for the whole sweep; ""
+    where a reference does not resolve."""
     if dataset is None:
-        return ""
-    try:
-        refs, ranking = run.coordinates[EXAMPLES_FIELD], run.config["data"].get("ranking")
-        examples = resolve_examples(dataset, refs, ranking)
-    except LookupError:
-        return ""
-    return "\n\n".join(example.problem for example in examples)
+        return {}
+    rankings = list(dataset.rankings.all())  # latest first
+    chosen = {run.pk: _ranking_of(run, rankings) for run in runs}
+    refs = {run.pk: [str(ref) for ref in run.coordinates[EXAMPLES_FIELD]] for run in runs}
+    pis = {int(ref[2:]) for r in refs.values() for ref in r if ref.startswith("pi") and ref[2:].isdigit()}
+    indexes = {int(ref) for r in refs.values() for ref in r if ref.isdigit()}
+    entries = RankEntry.objects.filter(ranking__in={r for r in chosen.values() if r}, pi__in=pis)
+    by_pi = {(e.ranking_id, e.pi): e.example.problem for e in entries.select_related("example")}
+    by_index = dict(dataset.examples.filter(index__in=indexes).values_list("index", "problem"))
+
+    def problem(run: Run, ref: str) -> str | None:
+        if ref.startswith("pi"):
+            ranking = chosen[run.pk]
+            return by_pi.get((ranking.pk, int(ref[2:]))) if ranking and ref[2:].isdigit() else None
+        return by_index.get(int(ref)) if ref.isdigit() else None
+
+    texts = {}
+    for run in runs:
+        problems = [problem(run, ref) for ref in refs[run.pk]]
+        texts[run.pk] = "" if None in problems else "\n\n".join(problems)  # type: ignore[arg-type]
+    return texts
 
 
 def _example_label(refs: list) -> str:
@@ -389,27 +512,25 @@ def _example_label(refs: list) -> str:
 def example_comparison(sweep: Sweep) -> Table:
     """One row per π_i of a sweep over data.examples, with math500 per subject, the other benchmarks and
     the average of its best-average checkpoint, each coloured by its delta to the base model."""
-    runs = _sweep_runs(sweep)
+    runs, best = _sweep_runs(sweep)
     if not runs or any(set(run.coordinates) != {EXAMPLES_FIELD} for run in runs):
         raise NotAnExampleSweep(f"the runs of sweep {sweep.pk} do not differ in {EXAMPLES_FIELD} alone")
     results = _sweep_results(sweep)
-    best = best_checkpoints(results.filter(run__sweep=sweep))
     model_refs = {score.model_ref for b in best.values() for score in b.scores.values()}
     bases = base_scores(results.filter(model_ref__in=model_refs))
     columns = _example_columns(best.values())
     base_row = _base_row(list(best.values()), bases, columns)
     reference = [c.score for c in base_row.cells] if base_row else None
     dataset = _training_dataset(sweep, runs[0].config["data"]["dataset"])
+    titles = _problem_texts(dataset, runs)
     rows = [base_row] if base_row else []
     rows += [
         Row(
             _example_label(run.coordinates[EXAMPLES_FIELD]),
-            _cells(
-                _values(best[run.pk].scores, columns) if run.pk in best else [None] * len(columns), reference
-            ),
+            _run_cells(best.get(run.pk), columns, reference),
             run,
             best[run.pk].step if run.pk in best else None,
-            title=_problem_text(dataset, run),
+            title=titles.get(run.pk, ""),
         )
         for run in runs
     ]
@@ -452,7 +573,7 @@ def _base_row(
         values[-1] = None  # an average over fewer benchmarks would not compare
     return Row(
         "base model",
-        _cells(values, None),
+        _cells(values, None, _result_ids(scores, columns)),
         is_reference=True,
         title=", ".join(sorted({s.model_ref for s in scores.values()})),
     )

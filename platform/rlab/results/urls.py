@@ -5,6 +5,10 @@ from rlab.results import views
 app_name = "results"
 urlpatterns = [
     path("leaderboard/", views.leaderboard, name="leaderboard"),
+    path("leaderboard/global/", views.global_leaderboard, name="global_leaderboard"),
     path("sweeps/<int:pk>/examples/", views.example_comparison, name="example_comparison"),
     path("sweeps/<int:pk>/ablation/", views.ablation, name="ablation"),
+    path("evaluations/<int:pk>/", views.evaluation, name="evaluation"),
+    path("evaluations/<int:pk>/problems/<int:example_pk>/", views.problem, name="problem"),
+    path("compare/", views.compare, name="compare"),
 ]

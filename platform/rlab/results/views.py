@@ -1,11 +1,13 @@
-"""Leaderboard and sweep reports; the tables themselves are assembled in rlab.results.reports."""
+"""Leaderboard and sweep reports (tables assembled in rlab.results.reports), and the per-problem drill-down of
+one evaluation or of two compared (rlab.results.drilldown)."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db.models import F, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from rlab.experiments.models import Run, Sweep
-from rlab.results import reports
+from rlab.results import drilldown, reports
 from rlab.results.models import EvalResult
 
 
@@ -24,25 +26,51 @@ def _wants_csv(request: HttpRequest) -> bool:
     return request.GET.get("format") == "csv"
 
 
+def _filters(request: HttpRequest) -> reports.LeaderboardFilters:
+    return reports.LeaderboardFilters(
+        request.GET.get("model", ""), request.GET.get("algorithm", ""), request.GET.get("tag", "")
+    )
+
+
+def _page(request: HttpRequest) -> int | None:
+    """The page asked for; the CSV has every row (None)."""
+    page = request.GET.get("page", "")
+    return None if _wants_csv(request) else int(page) if page.isdigit() else 1
+
+
+def _board(
+    request: HttpRequest, table: reports.Table, option_runs: QuerySet[Run], scope: str
+) -> HttpResponse:
+    if _wants_csv(request):
+        return _csv(table, f"leaderboard{'-global' if scope == 'global' else ''}.csv")
+    sort = request.GET.get("sort", f"-{reports.AVERAGE}")
+    context = {
+        "table": table,
+        "scope": scope,
+        "filters": _filters(request),
+        "options": reports.filter_options(option_runs),
+        "name_sort": _toggle(sort, reports.NAME),
+        "column_sorts": [(column, _toggle(sort, column.key)) for column in table.columns],
+    }
+    return render(request, "results/leaderboard.html", context)
+
+
 @login_required
 def leaderboard(request: HttpRequest) -> HttpResponse:
     team_runs = Run.objects.visible_to(request.user).filter(team=request.team)
     results = EvalResult.objects.visible_to(request.user).filter(team=request.team)
-    filters = reports.LeaderboardFilters(
-        request.GET.get("model", ""), request.GET.get("algorithm", ""), request.GET.get("tag", "")
-    )
     sort = request.GET.get("sort", f"-{reports.AVERAGE}")
-    table = reports.leaderboard(team_runs, results, filters, sort)
-    if _wants_csv(request):
-        return _csv(table, "leaderboard.csv")
-    context = {
-        "table": table,
-        "filters": filters,
-        "options": reports.filter_options(team_runs),
-        "name_sort": _toggle(sort, "name"),
-        "column_sorts": [(column, _toggle(sort, column.key)) for column in table.columns],
-    }
-    return render(request, "results/leaderboard.html", context)
+    table = reports.leaderboard(team_runs, results, _filters(request), sort, _page(request))
+    return _board(request, table, team_runs, "team")
+
+
+@login_required
+def global_leaderboard(request: HttpRequest) -> HttpResponse:
+    """Published runs of every team; only the viewer's own teams' runs and results are linked."""
+    viewer_teams = {team.pk for team in request.user.teams.all()}
+    sort = request.GET.get("sort", f"-{reports.AVERAGE}")
+    table = reports.global_leaderboard(viewer_teams, _filters(request), sort, _page(request))
+    return _board(request, table, Run.objects.filter(published=True), "global")
 
 
 def _sweep(request: HttpRequest, pk: int) -> Sweep:
@@ -70,3 +98,81 @@ def ablation(request: HttpRequest, pk: int) -> HttpResponse:
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-ablation.csv")
     return render(request, "results/ablation.html", {"sweep": sweep, "table": table})
+
+
+# ---------------------------------------------------------------- per-problem drill-down
+
+
+def _evaluations(request: HttpRequest) -> QuerySet:
+    return EvalResult.objects.visible_to(request.user).select_related("benchmark", "run", "checkpoint")
+
+
+def _evaluation(request: HttpRequest, pk: str | int) -> EvalResult:
+    if not str(pk).isdigit():
+        raise Http404("not an evaluation id")
+    return get_object_or_404(_evaluations(request), pk=int(pk))
+
+
+def _choices(results: QuerySet) -> list[drilldown.Choice]:
+    base_first = F("checkpoint").asc(nulls_first=True)
+    ordered = results.order_by("benchmark__key", base_first, "run__name", "checkpoint__step")
+    return drilldown.choices(ordered)
+
+
+def _problems_page(
+    request: HttpRequest, template: str, a: EvalResult, b: EvalResult | None, context: dict
+) -> HttpResponse:
+    context["dd"] = drilldown.drilldown(a, b, request.GET)
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "results/_problems.html", context)
+    return render(request, template, context)
+
+
+@login_required
+def evaluation(request: HttpRequest, pk: int) -> HttpResponse:
+    """One evaluation's problems: gold answers, extracted answers and verdicts, filtered and paged."""
+    result = _evaluation(request, pk)
+    same_benchmark = _evaluations(request).filter(team=result.team_id, benchmark=result.benchmark_id)
+    context = {"a": result, "label": drilldown.evaluation_label(result), "choices": _choices(same_benchmark)}
+    return _problems_page(request, "results/evaluation.html", result, None, context)
+
+
+@login_required
+def compare(request: HttpRequest) -> HttpResponse:
+    """Two evaluations of one benchmark problem by problem: `?a=<id>&b=<id>`, A the reference."""
+    a_id, b_id = request.GET.get("a", ""), request.GET.get("b", "")
+    a = _evaluation(request, a_id) if a_id else None
+    b = _evaluation(request, b_id) if b_id else None
+    team_id = a.team_id if a else getattr(request.team, "id", None)
+    context = {"a": a, "b": b, "choices": _choices(_evaluations(request).filter(team=team_id))}
+    if a is None or b is None:
+        context["error"] = "Choose two evaluations of the same benchmark: A (the reference) and B."
+        return render(request, "results/compare.html", context)
+    try:
+        drilldown.check_comparable(a, b)
+    except drilldown.NotComparable as error:
+        context["error"] = str(error)
+        return render(request, "results/compare.html", context, status=400)
+    context |= {
+        "a_label": drilldown.evaluation_label(a),
+        "b_label": drilldown.evaluation_label(b),
+        "differences": drilldown.setting_differences(a, b),
+    }
+    return _problems_page(request, "results/compare.html", a, b, context)
+
+
+@login_required
+def problem(request: HttpRequest, pk: int, example_pk: int) -> HttpResponse:
+    """One problem's sampled responses (A's beside B's with `?b=<id>`): the row a drill-down table expands."""
+    a = _evaluation(request, pk)
+    b = _evaluation(request, request.GET["b"]) if request.GET.get("b") else None
+    if b is not None:
+        try:
+            drilldown.check_comparable(a, b)
+        except drilldown.NotComparable as error:
+            return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    found = drilldown.problems(a, b, [example_pk])
+    if not found.rows:
+        raise Http404("no such problem in this evaluation")
+    context = {"row": found.rows[0], "unreadable": found.unreadable, "a": a, "b": b}
+    return render(request, "results/_problem_detail.html", context)

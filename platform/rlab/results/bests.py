@@ -1,0 +1,191 @@
+"""The best-average checkpoint of a run (the paper's convention): the checkpoint with the highest mean score
+over the benchmarks it was evaluated on, ties to the earliest.
+
+It is computed here from EvalResult rows and kept on the Run (best_step, best_average, best_scores,
+best_setup, best_facets) every time an evaluation of one of its checkpoints is recorded, so that leaderboards
+over thousands of runs sort, filter and page in the database instead of reading every evaluation. Nothing
+here imports models: callers (EvalResult.record, the migration that fills the fields) hand in querysets.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from evaluation.metrics import best_average_checkpoint
+
+RESULT_FIELDS = (
+    "pk",
+    "run_id",
+    "checkpoint__step",
+    "benchmark__key",
+    "score",
+    "per_subject",
+    "template",
+    "sampling_hash",
+    "model_ref",
+)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One evaluation: a benchmark's score of one model or checkpoint, and the EvalResult it comes from."""
+
+    benchmark: str
+    score: float
+    per_subject: dict[str, float]
+    template: str
+    sampling_hash: str
+    model_ref: str
+    result_id: int | None = None
+
+    @classmethod
+    def from_values(cls, values: dict) -> Score:
+        return cls(
+            values["benchmark__key"],
+            values["score"],
+            values["per_subject"] or {},
+            values["template"],
+            values["sampling_hash"],
+            values["model_ref"],
+            values["pk"],
+        )
+
+    def stored(self) -> dict:
+        """The score as kept in Run.best_scores."""
+        return {
+            "score": self.score,
+            "result": self.result_id,
+            "per_subject": self.per_subject,
+            "template": self.template,
+            "sampling_hash": self.sampling_hash,
+            "model_ref": self.model_ref,
+        }
+
+    @classmethod
+    def from_stored(cls, benchmark: str, stored: dict) -> Score:
+        return cls(
+            benchmark,
+            stored["score"],
+            stored["per_subject"],
+            stored["template"],
+            stored["sampling_hash"],
+            stored["model_ref"],
+            stored["result"],
+        )
+
+
+def mean(scores: Iterable[Score]) -> float:
+    scores = list(scores)
+    return math.fsum(s.score for s in scores) / len(scores)
+
+
+def setup_key(model_ref: str, template: str, sampling_hash: str) -> str:
+    """What a base-model evaluation must share with a checkpoint's to compare with it, as one string."""
+    return json.dumps([model_ref, template, sampling_hash])
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best-average checkpoint of a run and its scores by benchmark key."""
+
+    step: int
+    scores: dict[str, Score]
+
+    @property
+    def average(self) -> float:
+        return mean(self.scores.values())
+
+    def run_fields(self, config: dict) -> dict:
+        """Run.best_* as stored for a run of `config`: best_setup is the setup of the first benchmark (a run
+        evaluates all its benchmarks with one model, template and sampling); best_facets are what the
+        leaderboard filters on and the benchmarks it needs columns for, small enough to read for every
+        run (the config is not)."""
+        first = self.scores[min(self.scores)]
+        facets = {
+            "benchmarks": sorted(self.scores),
+            "model": (config.get("model") or {}).get("id", ""),
+            "algorithm": (config.get("algorithm") or {}).get("name", ""),
+            "tags": sorted(config.get("tags") or []),
+        }
+        return {
+            "best_facets": facets,
+            "best_step": self.step,
+            "best_average": self.average,
+            "best_scores": {key: score.stored() for key, score in sorted(self.scores.items())},
+            "best_setup": setup_key(first.model_ref, first.template, first.sampling_hash),
+        }
+
+    @classmethod
+    def from_run(cls, run) -> Best | None:
+        if run.best_step is None:
+            return None
+        return cls(run.best_step, {key: Score.from_stored(key, s) for key, s in run.best_scores.items()})
+
+
+NO_BEST = {"best_step": None, "best_average": None, "best_scores": {}, "best_setup": "", "best_facets": {}}
+
+
+def _latest_results(results: QuerySet, *extra: str) -> Iterable[dict]:
+    """Result rows oldest first, so that a later evaluation of the same target overwrites an earlier one."""
+    return results.order_by("created_at", "pk").values(*RESULT_FIELDS, *extra)
+
+
+def best_checkpoints(results: QuerySet) -> dict[int, Best]:
+    """The best-average checkpoint of every run among `results` (EvalResults; one query).
+
+    Only checkpoints evaluated on every benchmark of their run compete: a checkpoint whose evaluation is
+    still under way would otherwise be compared on fewer benchmarks.
+    """
+    by_run: dict[int, dict[int, dict[str, Score]]] = {}
+    for values in _latest_results(results.filter(checkpoint__isnull=False, run__isnull=False)):
+        steps = by_run.setdefault(values["run_id"], {})
+        steps.setdefault(values["checkpoint__step"], {})[values["benchmark__key"]] = Score.from_values(values)
+    best = {}
+    for run_id, steps in by_run.items():
+        benchmarks = set().union(*steps.values())
+        complete = {step: scores for step, scores in steps.items() if set(scores) == benchmarks}
+        if complete:
+            step = best_average_checkpoint(
+                {s: {b: score.score for b, score in scores.items()} for s, scores in complete.items()}
+            )
+            best[run_id] = Best(step, complete[step])
+    return best
+
+
+Setup = tuple[str, str, str]  # model_ref, template, sampling_hash
+
+
+def base_scores_by_team(results: QuerySet) -> dict[tuple[int, str], dict[Setup, dict[str, Score]]]:
+    """Base-model evaluations among `results`, by (team id, team name), (model_ref, template,
+    sampling_hash), then benchmark (one query)."""
+    teams: dict[tuple[int, str], dict[Setup, dict[str, Score]]] = {}
+    for values in _latest_results(results.filter(checkpoint__isnull=True), "team_id", "team__name"):
+        score = Score.from_values(values)
+        setups = teams.setdefault((values["team_id"], values["team__name"]), {})
+        setups.setdefault((score.model_ref, score.template, score.sampling_hash), {})[score.benchmark] = score
+    return teams
+
+
+def base_scores(results: QuerySet) -> dict[Setup, dict[str, Score]]:
+    """Base-model evaluations of one team among `results`, by (model_ref, template, sampling_hash)."""
+    return {
+        setup: scores for setups in base_scores_by_team(results).values() for setup, scores in setups.items()
+    }
+
+
+def refresh_bests(runs: QuerySet, results: QuerySet) -> int:
+    """Store the best-average checkpoint of each of `runs` (Run rows) computed from `results` (the
+    EvalResults of those runs): three queries whatever the number of runs. Returns the number of runs."""
+    run_list = list(runs.only("pk", "config"))
+    best = best_checkpoints(results.filter(run__in=[run.pk for run in run_list]))
+    for run in run_list:
+        fields = best[run.pk].run_fields(run.config) if run.pk in best else NO_BEST
+        for name, value in fields.items():
+            setattr(run, name, value)
+    runs.model._default_manager.bulk_update(run_list, list(NO_BEST), batch_size=500)
+    return len(run_list)
