@@ -73,6 +73,7 @@ class RedistilledSample:
     source_model: str
     temperature: float
     sample_index: int  # which of the K samples of its prompt (0-based)
+    sample_effect: float | None = None  # training/sample_effect.py, when measured
 
 
 @dataclass(frozen=True)

@@ -37,18 +37,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from rlab.experiments.models import Run
     from training.distributed import close, init_from_env
-    from workers.launch import DATA_PARALLEL_JOBS
+    from workers.launch import DATA_PARALLEL_JOBS, rank_error_path
     from workers.reporting import RunCancelled, RunReporter
 
     distributed = init_from_env()
+    run = Run.objects.select_related("team").get(pk=run_id)
     try:
-        run = Run.objects.select_related("team").get(pk=run_id)
         if not distributed.is_main:
             connection.close()
         job = DATA_PARALLEL_JOBS[run.config["algorithm"]["name"]]
         job(RunReporter(run, Path(run.artifact_dir)), distributed)
     except RunCancelled:
         logger.info("run %s stopped: cancelled", run_id)
+    except Exception as error:
+        # The launcher names the first failing rank's error: torchrun's own report of the ranks it then
+        # stopped would otherwise bury it.
+        rank_error_path(Path(run.artifact_dir), rank).write_text(f"{type(error).__name__}: {error}")
+        raise
     finally:
         close()
     return 0

@@ -56,6 +56,21 @@ def _single_process_only(reporter: RunReporter, algorithm: str) -> None:
     )
 
 
+def rank_error_path(artifact_dir: Path, rank: int) -> Path:
+    """Where a failing rank leaves its error for the launcher."""
+    return artifact_dir / f"rank-{rank}.error"
+
+
+def first_rank_error(artifact_dir: Path) -> str | None:
+    """The error of the rank that failed first (the others usually fail because it did); the error files
+    are removed, so that a retry starts clean."""
+    paths = sorted(artifact_dir.glob("rank-*.error"), key=lambda path: path.stat().st_mtime)
+    errors = [f"{path.stem} failed: {path.read_text()}" for path in paths]
+    for path in paths:
+        path.unlink()
+    return errors[0] if errors else None
+
+
 def torchrun_command(run_id: int, processes: int) -> list[str]:
     return [
         sys.executable,
@@ -88,10 +103,13 @@ def launch_data_parallel(reporter: RunReporter, processes: int) -> None:
         for line in process.stdout:
             tail.append(line.rstrip())
             logger.info("%s", tail[-1])
+    first_error = first_rank_error(reporter.artifact_dir)
     if process.returncode:
         output = "\n".join(tail)
-        status = process.returncode
-        raise DataParallelRunFailed(f"torchrun exited with status {status}; its last output:\n{output}")
+        cause = f"{first_error}\n" if first_error else ""
+        raise DataParallelRunFailed(
+            f"{cause}torchrun exited with status {process.returncode}; its last output:\n{output}"
+        )
     run = reporter.run
     run.refresh_from_db(fields=["cancel_requested", "step"])
     if run.cancel_requested and run.step < reporter.config["train"]["steps"]:

@@ -11,6 +11,9 @@ See docs/redistillation.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from rlab.experiments.checkpoint_refs import finished_run, run_checkpoint
@@ -51,8 +54,11 @@ def sft_config(config: dict, output_dir: Path, template: str):
     )
 
 
-def train_sft(reporter: RunReporter, examples: list, template: str) -> None:
-    """SFT of the run's model on `examples` (each with its response as `demonstration`)."""
+def train_sft(
+    reporter: RunReporter, examples: list, template: str, before_training: Callable | None = None
+) -> None:
+    """SFT of the run's model on `examples` (each with its response as `demonstration`); `before_training`
+    gets the trainer before its first step (not on a resume)."""
     from evaluation.generation.models import load_model_and_tokenizer
     from training.checkpoints import latest_checkpoint
     from training.sft import SFTTrainer
@@ -74,6 +80,8 @@ def train_sft(reporter: RunReporter, examples: list, template: str) -> None:
         callbacks=callbacks,
         resume_from=resume_from,
     )
+    if before_training is not None and resume_from is None:
+        before_training(trainer)
     callbacks.total_steps = trainer.total_steps
     reporter.set_total_steps(trainer.total_steps)
     logger.info(
@@ -147,4 +155,44 @@ def redistill_job(reporter: RunReporter) -> None:
                 f"{len(prompts)} prompt(s): nothing to distil"
             )
         write_samples(path, samples)
-    train_sft(reporter, sft_examples(samples, prompts), template)
+    measure = None
+    if block["sample_effect_problems"] and any(s.sample_effect is None for s in samples):
+        measure = partial(store_sample_effects, reporter, samples, path)
+    train_sft(reporter, sft_examples(samples, prompts), template, before_training=measure)
+
+
+def store_sample_effects(reporter: RunReporter, samples: list, path: Path, trainer) -> None:
+    """Each sample's sample effect on the base model (the trainer's, before any step), measured on the
+    first eval benchmark's first problems, written into the samples file."""
+    from evaluation.benchmarks import load_benchmark
+    from training.redistill import write_samples
+    from training.sample_effect import (
+        SampleEffectConfig,
+        held_out_gradient,
+        held_out_rollouts,
+        sample_effects,
+    )
+
+    config = reporter.config
+    block, evaluation = config["algorithm"]["redistill"], config["eval"]
+    problems = load_benchmark(evaluation["suite"][0], limit=block["sample_effect_problems"])
+    measure = SampleEffectConfig(
+        template=evaluation["template"],
+        rollouts_per_prompt=max(block["samples_per_prompt"], 2),
+        temperature=block["temperature"] or 1.0,  # greedy K samples would be identical: no signal
+        max_new_tokens=block["max_new_tokens"] or config["train"]["max_response_length"],
+        seed=config["train"]["seed"],
+    )
+    rollouts = held_out_rollouts(trainer.model, trainer.tokenizer, problems, measure)
+    g_test = held_out_gradient(trainer.model, rollouts, trainer.pad_token_id)
+    pairs = [(trainer.prompt_ids[s.example_key], trainer.response_ids[s.example_key]) for s in samples]
+    effects = sample_effects(trainer.model, pairs, g_test, trainer.pad_token_id, measure.normalize)
+    samples[:] = [replace(s, sample_effect=e) for s, e in zip(samples, effects, strict=True)]
+    write_samples(path, samples)
+    correct = sum(r > 0 for group in rollouts.rewards for r in group)
+    logger.info(
+        "sample effect on %d held-out problem(s) of %s (%d of %d rollouts correct): mean %.4g, min %.4g, "
+        "max %.4g",
+        len(problems), evaluation["suite"][0], correct, len(problems) * measure.rollouts_per_prompt,
+        sum(effects) / len(effects), min(effects), max(effects),
+    )

@@ -173,6 +173,12 @@ class RedistillBlock(SFTOptions):
     max_new_tokens: int | None = Field(
         None, ge=1, description="Longest sampled response; default train.max_response_length."
     )
+    sample_effect_problems: int = Field(
+        0,
+        ge=0,
+        description="Measure each sample's sample effect (our reconstruction, docs/redistillation.md) "
+        "against this many problems of the first eval benchmark; 0 = off.",
+    )
 
 
 class SFTBlock(SFTOptions):

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,13 @@ def spec_file(tmp_path, tiny_model_dir) -> str:
     path = tmp_path / "tiny.yaml"
     path.write_text(tiny_grpo_spec(tiny_model_dir, "arith", steps=3, save_every=3, base_model=False))
     return str(path)
+
+
+def wait_until(condition, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
 
 
 def rlab(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -102,6 +110,14 @@ def test_local_submit_and_wait_runs_to_success(
     run = Run.objects.get()
     assert run.status == "succeeded" and f"run {run.id}" in result.stdout
     assert run.spec.created_by == alice
+    wait_until(lambda: Run.objects.get().best_step is not None)  # its checkpoint's evaluation
+    listed = rlab("runs", "--team", "team-a", env=child_env)
+    assert listed.returncode == 0, listed.stderr
+    header, line = listed.stdout.splitlines()
+    assert header.split()[:4] == ["id", "team", "name", "status"]
+    assert line.split()[:5] == [str(run.id), "team-a", run.name, "succeeded", "3/3"]
+    assert f"{100 * Run.objects.get().best_average:.1f}%" in line
+    assert rlab("runs", "--team", "nope", env=child_env).returncode == 2
 
 
 @pytest.mark.django_db(transaction=True)

@@ -61,5 +61,6 @@ def test_a_failing_rank_fails_the_run_with_its_error(team, sums, tiny_model_dir,
     run = submit_spec(team, None, spec).runs.get()
     finished(run)
     assert run.status == "failed"
-    assert "has no demonstration in 'solution'" in run.error
+    assert "rank-0 failed: ValueError: example 0 has no demonstration in 'solution'" in run.error
+    assert not list(Path(run.artifact_dir).glob("rank-*.error"))
     assert not TrainMetric.objects.filter(run=run).exists()

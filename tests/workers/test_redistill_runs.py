@@ -35,7 +35,7 @@ def redistill_spec(model_dir: str, source: str) -> str:
 name: tiny-redistill
 model: {{id: {model_dir}, dtype: float32}}
 algorithm: {{name: redistill, redistill: {{source_run: "{source}", samples_per_prompt: 8, temperature: 1.0,
-            epochs: 2}}}}
+            epochs: 2, sample_effect_problems: 2}}}}
 train: {{batch_size: 2, mini_batch_size: 2, max_response_length: 8, save_every: 2, keep_last: 100}}
 eval: {{suite: [arith], template: one-shot-boxed, every: 2, limit: 2, base_model: true,
        sampling: {{max_new_tokens: 4}}}}
@@ -81,6 +81,9 @@ def test_sft_then_grpo_from_it_then_redistillation(team, sums_with_solutions, ti
     assert {s["source_step"] for s in samples} == {2} and {s["temperature"] for s in samples} == {1.0}
     answers = {str(e.index): e.answer for e in sums_with_solutions.examples.all()}
     assert all(answers[str(s["example_key"])] in s["response"] for s in samples)
+    assert all(isinstance(s["sample_effect"], float) for s in samples)
+    log = (Path(run.artifact_dir) / "run.log").read_text()
+    assert "sample effect on 2 held-out problem(s) of arith" in log
     steps = 2 * ((len(samples) + 1) // 2)
     assert list(run.metrics.values_list("step", flat=True)) == list(range(1, steps + 1))
     assert run.checkpoints.filter(step=steps).exists()
