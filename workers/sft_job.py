@@ -163,7 +163,8 @@ def redistill_job(reporter: RunReporter) -> None:
 
 def store_sample_effects(reporter: RunReporter, samples: list, path: Path, trainer) -> None:
     """Each sample's sample effect on the base model (the trainer's, before any step), measured on the
-    first eval benchmark's first problems, written into the samples file."""
+    first eval benchmark's first problems that are not among the samples' own, written into the samples
+    file."""
     from evaluation.benchmarks import load_benchmark
     from training.redistill import write_samples
     from training.sample_effect import (
@@ -175,7 +176,9 @@ def store_sample_effects(reporter: RunReporter, samples: list, path: Path, train
 
     config = reporter.config
     block, evaluation = config["algorithm"]["redistill"], config["eval"]
-    problems = load_benchmark(evaluation["suite"][0], limit=block["sample_effect_problems"])
+    wanted, trained_on = block["sample_effect_problems"], {s.problem for s in samples}
+    candidates = load_benchmark(evaluation["suite"][0], limit=wanted + len(trained_on))
+    problems = [p for p in candidates if p.problem not in trained_on][:wanted]  # held out: not trained on
     measure = SampleEffectConfig(
         template=evaluation["template"],
         rollouts_per_prompt=max(block["samples_per_prompt"], 2),
