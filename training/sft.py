@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from training.grpo.batch import RolloutBatch, response_logps_and_entropy
 from training.grpo.callbacks import Metrics, NullCallbacks, TrainerCallbacks
 from training.grpo.trainer import TrainResult, seed_everything
 from training.losses import aggregate
+from training.optim import clipped_step, master_weights_autocast
 from training.srft import demonstration_token_ids
 
 logger = logging.getLogger(__name__)
@@ -232,18 +233,10 @@ class SFTTrainer:
         return prompts, responses
 
     def _autocast(self) -> AbstractContextManager:
-        if not self.mixed_precision:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.model_dtype)
+        return master_weights_autocast(self.mixed_precision, self.device, self.model_dtype)
 
     def _optimizer_step(self) -> float:
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters, self.config.grad_clip)
-        if torch.isfinite(grad_norm):
-            self.optimizer.step()
-        else:
-            logger.warning("step %d: gradient norm is %s; optimizer step skipped", self.step + 1, grad_norm)
-        self.optimizer.zero_grad(set_to_none=True)
-        return float(grad_norm)
+        return clipped_step(self.optimizer, self.parameters, self.config.grad_clip, self.step + 1)
 
     # ------------------------------------------------------------------ checkpoints
 

@@ -22,7 +22,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,7 @@ from training.grpo.callbacks import Metrics, NullCallbacks, TrainerCallbacks
 from training.grpo.config import GRPOConfig
 from training.grpo.ranks import RankRollouts, in_batch_order, sum_over_ranks
 from training.losses import LossBatch, LossOutput, compute_loss
+from training.optim import clipped_step, master_weights_autocast
 from training.rewards import Gold, score_completions
 from training.rollouts import RolloutEngine, create_rollout_engine
 
@@ -263,9 +264,7 @@ class GRPOTrainer:
             return self.rollouts.generate(prompts, sampling)
 
     def _autocast(self) -> AbstractContextManager:
-        if not self.mixed_precision:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.model_dtype)
+        return master_weights_autocast(self.mixed_precision, self.device, self.model_dtype)
 
     def _build_rollout(
         self, examples: list[TrainingExample], completions: list[Completion], rewards: list[float]
@@ -373,13 +372,7 @@ class GRPOTrainer:
 
     def _optimizer_step(self) -> float:
         self.distributed.all_reduce_gradients(self.parameters)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.parameters, self.config.grad_clip)
-        if torch.isfinite(grad_norm):
-            self.optimizer.step()
-        else:
-            logger.warning("step %d: gradient norm is %s; optimizer step skipped", self.step + 1, grad_norm)
-        self.optimizer.zero_grad(set_to_none=True)
-        return float(grad_norm)
+        return clipped_step(self.optimizer, self.parameters, self.config.grad_clip, self.step + 1)
 
     @torch.no_grad()
     def _logps(self, model: PreTrainedModel, rollout: RolloutBatch, chunk_rows: int) -> Tensor:
