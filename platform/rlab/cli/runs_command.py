@@ -36,7 +36,7 @@ class Runs:
                 run.team.slug,
                 run.name,
                 run.status,
-                f"{run.step}/{run.total_steps}",
+                f"{run.step}/{run.total_steps or '?'}",
                 _percent(run.best_average),
                 "-" if run.best_step is None else str(run.best_step),
                 ", ".join(f"{k}={v}" for k, v in run.coordinates.items()),

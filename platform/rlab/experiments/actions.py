@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from rlab.experiments.models import Run, Sweep
-from rlab.experiments.submission import enqueue_run, run_name
+from rlab.experiments.submission import enqueue_run, planned_steps, run_name
 
 UNSUCCESSFUL = (Run.Status.FAILED, Run.Status.CANCELLED)
 
@@ -44,7 +44,7 @@ def _requeue(runs: list[Run], sweep: Sweep) -> list[Run]:
             coordinates=run.coordinates,
             config=run.config,
             queue=run.queue,
-            total_steps=run.config["train"]["steps"],
+            total_steps=planned_steps(run.config),
         )
         for run in runs
     ]

@@ -17,6 +17,12 @@ def run_name(spec: Spec, sweep: Sweep, point_index: int) -> str:
     return f"{slugify(spec.name)[:50]}-{spec.content_hash[:8]}-{sweep.pk}.{point_index}"
 
 
+def planned_steps(config: dict) -> int:
+    """The run's step count as far as its spec says: train.steps, or 0 (unknown) for the SFT algorithms,
+    whose job sets it once it knows the data (epochs × batches)."""
+    return 0 if config["algorithm"]["name"] in ("sft", "redistill") else config["train"]["steps"]
+
+
 def enqueue_run(run: Run) -> None:
     """Send the run's task by name: the web process never imports the worker code (or torch)."""
     from rlab.celery import app
@@ -103,7 +109,7 @@ def submit_spec(team, user, yaml_text: str, cloned_from: Spec | None = None) -> 
                 coordinates=point.coordinates,
                 config=config,
                 queue=point.spec.resources.queue,
-                total_steps=point.spec.train.steps,
+                total_steps=planned_steps(config),
             )
         )
     transaction.on_commit(lambda: [enqueue_run(run) for run in runs])
