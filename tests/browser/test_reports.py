@@ -1,5 +1,5 @@
-"""The result pages of a real sweep in Chromium: a sweep over training examples (examples 0 and 1) of the tiny model
-runs on the worker; its sweep page links to the 1-shot comparison and the ablation report; the team
+"""The result pages of a real sweep in Chromium: a sweep over two training examples of the tiny model runs
+on the worker; its sweep page links to the 1-shot comparison and the ablation report; the team
 leaderboard lists both runs; a published run shows, with its team, on the global leaderboard."""
 
 import pytest

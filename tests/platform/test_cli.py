@@ -1,9 +1,12 @@
 """The `rlab` command line: exit codes and messages, local and remote submission."""
 
 import json
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -209,3 +212,33 @@ def test_grade_reports_a_bad_line_and_exits_2(tmp_path):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 2 and rows[0]["equal"] is True
     assert rows[1]["equal"] is None and "line 2" in rows[1]["error"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serve_refuses_a_taken_port_and_stops_its_server_on_sigterm(child_env):
+    port = str(free_port())
+    command = [sys.executable, "-m", "rlab.cli", "serve", "--port", port, "--no-worker"]
+    server = subprocess.Popen(command, env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: urlopen_status(f"http://127.0.0.1:{port}/accounts/login/") == 200, timeout=60)
+        second = rlab("serve", "--port", port, "--no-worker", env=child_env)
+        assert second.returncode == 1 and f"127.0.0.1:{port} is taken" in second.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    # its web server went with it: nothing answers on the port any more
+    wait_until(lambda: urlopen_status(f"http://127.0.0.1:{port}/accounts/login/") is None, timeout=30)
+
+
+def urlopen_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except OSError:
+        return None

@@ -4,6 +4,7 @@ import argparse
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,9 +27,27 @@ def _migrate() -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a taken port up front: another server there would answer for ours."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise CommandError(
+                f"{host}:{port} is taken ({error.strerror}): stop what runs there or choose another --port"
+            ) from None
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    sys.exit(128 + signum)  # unwinds through _services, which stops the children
+
+
 @contextmanager
 def _services(host: str, port: int, worker: bool):
-    """Start the web server and a worker as child processes; stop both on exit."""
+    """Start the web server and a worker as child processes; stop both on exit, SIGTERM included."""
+    _check_port_free(host, port)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "rlab.settings", "PYTHONUNBUFFERED": "1"}
     web = [sys.executable, "-m", "django", "runserver", f"{host}:{port}", "--noreload"]
     children = [subprocess.Popen(web, env=env)]
