@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Count, QuerySet
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils.safestring import SafeString
 
@@ -185,6 +187,15 @@ def _benchmark_columns(keys: Iterable[str]) -> list[Column]:
 # ---------------------------------------------------------------- leaderboard
 
 
+def _has_tag(tag: str) -> Q:
+    """Runs whose tag list holds `tag`: JSON containment where the database has it (PostgreSQL), else the
+    tag as a quoted JSON string within the list's text (SQLite, the embedded default, where text matching
+    ignores ASCII case)."""
+    if connection.features.supports_json_field_contains:
+        return Q(best_facets__tags__contains=[tag])
+    return Q(best_facets__tags__icontains=json.dumps(tag))
+
+
 @dataclass(frozen=True)
 class LeaderboardFilters:
     model: str = ""
@@ -199,7 +210,7 @@ class LeaderboardFilters:
         if self.algorithm:
             runs = runs.filter(best_facets__algorithm=self.algorithm)
         if self.tag:
-            runs = runs.filter(best_facets__tags__contains=[self.tag])
+            runs = runs.filter(_has_tag(self.tag))
         return runs
 
     @property
