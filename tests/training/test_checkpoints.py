@@ -11,13 +11,12 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from tests.training.recorder import Recorder
 from tests.training.test_grpo_trainer import (  # noqa: F401  (contains_answer_reward: autouse fixture)
     EXAMPLES,
-    Recorder,
     contains_answer_reward,
     make_config,
     make_model,
-    make_tokenizer,
 )
 from training.checkpoints import (
     COMPLETE,
@@ -34,11 +33,6 @@ from training.checkpoints import (
     save_checkpoint,
 )
 from training.grpo import GRPOTrainer
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return make_tokenizer()
 
 
 def _optimizer(model):

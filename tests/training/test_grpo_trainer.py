@@ -9,15 +9,14 @@ from dataclasses import replace
 
 import pytest
 import torch
-from transformers import PreTrainedTokenizerFast
 
 from evaluation.generation.base import Completion, SamplingConfig
-from tests.models import make_model, make_tokenizer
+from tests.models import make_model
+from tests.training.recorder import Recorder
 from training.examples import TrainingExample
 from training.grpo import (
     GRPOConfig,
     GRPOTrainer,
-    NullCallbacks,
     RolloutBatch,
     TrainerCallbacks,
     response_logps_and_entropy,
@@ -83,29 +82,8 @@ EXAMPLES = [
 ]
 
 
-class Recorder(NullCallbacks):
-    def __init__(self, stop_after: int | None = None) -> None:
-        self.steps: list[tuple[int, dict]] = []
-        self.accuracy: list[tuple[int, dict]] = []
-        self.checkpoints: list[tuple[int, str, str]] = []
-        self.stop_after = stop_after
-
-    def on_step(self, step, metrics):
-        self.steps.append((step, metrics))
-
-    def on_example_accuracy(self, epoch, accuracy):
-        self.accuracy.append((epoch, accuracy))
-
-    def on_checkpoint(self, step, path, dtype):
-        self.checkpoints.append((step, path, dtype))
-
-    def should_stop(self):
-        return self.stop_after is not None and len(self.steps) >= self.stop_after
 
 
-@pytest.fixture(scope="module")
-def tokenizer() -> PreTrainedTokenizerFast:
-    return make_tokenizer()
 
 
 def _train(tokenizer, config, examples=EXAMPLES[:2], model=None, **kwargs) -> tuple[GRPOTrainer, Recorder]:

@@ -2,11 +2,10 @@
 provenance, on the tiny Llama of tests/models.py made to answer "\\boxed{ 7 }" by a short SFT."""
 
 import pytest
-from transformers import PreTrainedTokenizerFast
 
 from evaluation.generation.base import Completion
 from evaluation.generation.transformers_backend import TransformersBackend
-from tests.models import make_model, make_tokenizer
+from tests.models import make_model
 from training.examples import TrainingExample
 from training.redistill import (
     RedistillConfig,
@@ -28,9 +27,6 @@ def completion(text: str, finish: str = "stop") -> Completion:
     return Completion(text=text, n_tokens=len(text.split()), finish_reason=finish)
 
 
-@pytest.fixture(scope="module")
-def tokenizer() -> PreTrainedTokenizerFast:
-    return make_tokenizer()
 
 
 @pytest.fixture(scope="module")

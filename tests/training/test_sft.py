@@ -7,13 +7,12 @@ from dataclasses import replace
 
 import pytest
 import torch
-from transformers import PreTrainedTokenizerFast
 
 from evaluation.templates import get_template
-from tests.models import make_model, make_tokenizer
+from tests.models import make_model
+from tests.training.recorder import Recorder
 from training.checkpoints import list_checkpoints
 from training.examples import TrainingExample
-from training.grpo import NullCallbacks
 from training.sft import SFTConfig, SFTTrainer, sft_loss
 
 EXAMPLES = [
@@ -23,25 +22,8 @@ EXAMPLES = [
 ]
 
 
-class Recorder(NullCallbacks):
-    def __init__(self, stop_after: int | None = None) -> None:
-        self.steps: list[tuple[int, dict]] = []
-        self.checkpoints: list[tuple[int, str, str]] = []
-        self.stop_after = stop_after
-
-    def on_step(self, step, metrics):
-        self.steps.append((step, metrics))
-
-    def on_checkpoint(self, step, path, dtype):
-        self.checkpoints.append((step, path, dtype))
-
-    def should_stop(self):
-        return self.stop_after is not None and len(self.steps) >= self.stop_after
 
 
-@pytest.fixture(scope="module")
-def tokenizer() -> PreTrainedTokenizerFast:
-    return make_tokenizer()
 
 
 def make_config(**overrides: object) -> SFTConfig:

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from evaluation.generation.base import Completion, SamplingConfig
-from tests.models import make_model, make_tokenizer
+from tests.models import make_model
+from tests.training.recorder import Recorder
 from training.advantages import group_advantages
 from training.examples import TrainingExample
-from training.grpo import GRPOConfig, NullCallbacks
+from training.grpo import GRPOConfig
 from training.losses import LossBatch, LossConfig, SRFTConfig, compute_srft_loss, token_logps_and_entropy
 from training.losses.srft import demo_rl_loss, entropy_weight, srft_parts
 from training.rewards import REWARDS
@@ -188,14 +189,6 @@ EXAMPLES = [
 ]
 
 
-class Recorder(NullCallbacks):
-    def __init__(self) -> None:
-        self.steps: list[dict] = []
-
-    def on_step(self, step, metrics):
-        self.steps.append(metrics)
-
-
 class ScriptedEngine:
     """Answers "7 7" to every prompt: the "seven" group is all correct, the "nine" group all wrong."""
 
@@ -228,9 +221,6 @@ def make_config(**overrides: object) -> GRPOConfig:
     return GRPOConfig(**{**settings, **overrides})
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    return make_tokenizer()
 
 
 def test_demonstration_tokens_end_with_eos(tokenizer):
@@ -253,7 +243,7 @@ def test_srft_trains_on_demonstrations_and_reports_its_metrics(tokenizer):
     expected = {"sft_loss", "sft_nll", "w_sft", "w_rl", "demo_advantage_mean", "demo_reward_mean",
                 "demo_rl_loss", "rl_positive_loss", "rl_negative_loss", "pg_loss", "loss", "entropy",
                 "reward_mean", "train_accuracy", "grad_norm", "clip_frac"}
-    for metrics in recorder.steps:
+    for _, metrics in recorder.steps:
         assert metrics.keys() >= expected
         assert metrics["kl"] is None  # no reference policy (kl_coef = 0, as SRFT)
         assert all(isinstance(value, float) for name, value in metrics.items() if name != "kl"), metrics
@@ -261,7 +251,7 @@ def test_srft_trains_on_demonstrations_and_reports_its_metrics(tokenizer):
         assert metrics["w_sft"] > 0.5  # code preset: 0.5·exp(+H) with H > 0
         assert metrics["sft_loss"] > 0.0 and metrics["grad_norm"] > 0.0
     # The SFT term imitates the demonstrations: their NLL falls.
-    nll = [metrics["sft_nll"] for metrics in recorder.steps]
+    nll = [metrics["sft_nll"] for _, metrics in recorder.steps]
     assert nll[-1] < nll[0], nll
 
 
@@ -272,7 +262,7 @@ def test_demonstration_joins_the_group_advantage(tokenizer):
     trainer = SRFTTrainer(make_model(), tokenizer, EXAMPLES, make_config(steps=1), SRFTConfig(),
                           callbacks=recorder, rollout_engine=ScriptedEngine(tokenizer))
     trainer.train()
-    metrics = recorder.steps[0]
+    _, metrics = recorder.steps[0]
     assert trainer.is_demo.tolist() == [False] * 4 + [True] + [False] * 4 + [True]
     assert metrics["reward_mean"] == 0.5  # self-rollouts only
     demo_advantages = sorted([0.0, 4 / math.sqrt(5)])
@@ -286,4 +276,4 @@ def test_mini_batches_keep_each_group_with_its_demonstration(tokenizer):
     trainer = SRFTTrainer(make_model(), tokenizer, EXAMPLES, config, callbacks=recorder)
     trainer.train()
     # mini-batches of 1 prompt = 5 rows (4 rollouts + demo); later updates see ratios away from 1.
-    assert all(metrics["ratio_mean"] != 1.0 and metrics["w_sft"] > 0 for metrics in recorder.steps)
+    assert all(metrics["ratio_mean"] != 1.0 and metrics["w_sft"] > 0 for _, metrics in recorder.steps)
