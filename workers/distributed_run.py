@@ -8,6 +8,7 @@ training ended or was cancelled, 1 with a traceback when it failed.
 """
 
 import argparse
+import faulthandler
 import logging
 import os
 import sys
@@ -18,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A rank that dies in native code (SIGABRT, SIGSEGV) prints where in Python it was into run.log.
+    faulthandler.enable(all_threads=True)
     parser = argparse.ArgumentParser(prog="python -m workers.distributed_run")
     parser.add_argument("run_id", type=int)
     run_id = parser.parse_args(argv).run_id
