@@ -187,11 +187,10 @@ class SFTBlock(SFTOptions):
     )
 
 
+# The algorithms that fine-tune on fixed targets (no rollouts): epochs decide their steps, not train.steps.
+SFT_ALGORITHMS = ("sft", "redistill")
 SFT_TRAIN_DEFAULTS = {"lr": 1e-5, "weight_decay": 0.0}  # the re-distillation seed's SFT (notes §4.1)
-ALGORITHM_TRAIN_DEFAULTS: dict[str, dict[str, float]] = {
-    "sft": SFT_TRAIN_DEFAULTS,
-    "redistill": SFT_TRAIN_DEFAULTS,
-}
+ALGORITHM_TRAIN_DEFAULTS: dict[str, dict[str, float]] = dict.fromkeys(SFT_ALGORITHMS, SFT_TRAIN_DEFAULTS)
 
 ALGORITHM_BLOCKS: dict[str, type[Block] | None] = {
     "grpo": GRPOBlock,
@@ -370,7 +369,7 @@ class SpecV1(Block):
     def examples_fit_the_batch(self) -> SpecV1:
         data = self.data
         repeated = len(data.examples) if data and data.examples and data.repeat_to_batch else 0
-        if self.algorithm.name not in ("sft", "redistill") and repeated > self.train.batch_size:
+        if self.algorithm.name not in SFT_ALGORITHMS and repeated > self.train.batch_size:
             raise ValueError(
                 f"data.examples: {repeated} examples do not fit in train.batch_size "
                 f"{self.train.batch_size}; raise the batch size or set data.repeat_to_batch: false"

@@ -121,6 +121,8 @@ def test_local_submit_and_wait_runs_to_success(
     assert line.split()[:5] == [str(run.id), "team-a", run.name, "succeeded", "3/3"]
     assert f"{100 * Run.objects.get().best_average:.1f}%" in line
     assert rlab("runs", "--team", "nope", env=child_env).returncode == 2
+    bad_limit = rlab("runs", "--limit", "0", env=child_env)
+    assert bad_limit.returncode == 2 and "--limit: must be a whole number of 1 or more" in bad_limit.stderr
 
 
 @pytest.mark.django_db(transaction=True)

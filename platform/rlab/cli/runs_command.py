@@ -9,13 +9,19 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return int(text)
+
+
 class Runs:
     @staticmethod
     def register(subparsers) -> None:
         parser = subparsers.add_parser("runs", help="list runs: status, progress and best-average result")
         parser.add_argument("--team", help="team slug (default: every team)")
         parser.add_argument("--sweep", type=int, help="only the runs of this sweep")
-        parser.add_argument("--limit", type=int, default=20, help="newest N runs (default 20)")
+        parser.add_argument("--limit", type=_positive, default=20, help="newest N runs (default 20)")
         parser.set_defaults(run=Runs.run)
 
     @staticmethod
