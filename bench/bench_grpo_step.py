@@ -31,8 +31,10 @@ from trl import GRPOTrainer as TRLTrainer
 from evaluation.benchmarks import load_benchmark
 from evaluation.generation.models import pretrained_path
 from evaluation.templates import render_prompt
+from training.algorithms.grpo.config import GRPOConfig
+from training.algorithms.grpo.trainer import GRPOTrainer
+from training.callbacks import NullCallbacks
 from training.examples import TrainingExample
-from training.grpo import GRPOConfig, GRPOTrainer, NullCallbacks
 from training.losses import LossConfig
 from training.rewards import score_completions
 

@@ -6,7 +6,7 @@ tests/services.py).
 
 1. latency: `submit_spec` of a 1-step GRPO run of a tiny model until its first TrainMetric, against a plain
    Celery task (registered only here) doing the same work — load the same tiny model, one GRPO step with
-   the same config (`workers.training_job.grpo_config` of the run's own `Run.config`) — timed from
+   the same config (`training.algorithms.grpo.build.grpo_config` of the run's own `Run.config`) — timed from
    `send_task` to its first step. The ratio is our whole overhead over the same work. The parts are printed
    too: submit → claimed (`Run.started_at`) → job start (the run.log line) against send_task → task start,
    and job/task start → first step (model load + 1 step) on both sides. The sides alternate, sample by
@@ -83,10 +83,12 @@ def plain_app(broker_url: str):
 
         from evaluation.benchmarks import Problem
         from evaluation.generation.models import load_model_and_tokenizer
+        from rlab.spec import SpecV1
+        from training.algorithms.configs import TrainerRuntime
+        from training.algorithms.grpo.build import grpo_config
+        from training.algorithms.grpo.trainer import GRPOTrainer
+        from training.callbacks import NullCallbacks
         from training.examples import TrainingExample
-        from training.grpo.callbacks import NullCallbacks
-        from training.grpo.trainer import GRPOTrainer
-        from workers.training_job import grpo_config
 
         class FirstStep(NullCallbacks):
             def on_step(self, step: int, metrics: dict) -> None:
@@ -101,7 +103,10 @@ def plain_app(broker_url: str):
                 model,
                 tokenizer,
                 [example],
-                grpo_config(config, Path(output_dir), torch.cuda.is_available()),
+                grpo_config(
+                    SpecV1.model_validate(config),
+                    TrainerRuntime(output_dir=Path(output_dir), on_gpu=torch.cuda.is_available()),
+                ),
                 callbacks=FirstStep(),
             )
             try:

@@ -40,16 +40,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from rlab.experiments.models import Run
     from training.distributed import close, init_from_env
-    from workers.launch import DATA_PARALLEL_JOBS, rank_error_path
+    from workers.launch import rank_error_path
     from workers.reporting import RunCancelled, RunReporter
+    from workers.training_job import training_job
 
     distributed = init_from_env()
     run = Run.objects.select_related("team").get(pk=run_id)
     try:
         if not distributed.is_main:
             connection.close()
-        job = DATA_PARALLEL_JOBS[run.config["algorithm"]["name"]]
-        job(RunReporter(run, Path(run.artifact_dir)), distributed)
+        training_job(RunReporter(run, Path(run.artifact_dir)), distributed)
     except RunCancelled:
         logger.info("run %s stopped: cancelled", run_id)
     except Exception as error:

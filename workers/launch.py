@@ -14,19 +14,19 @@ import signal
 import subprocess
 import sys
 from collections import deque
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import rlab
 import workers
-from workers.jobs import JOBS, Job
+from training.algorithms import algorithms, get_algorithm
 from workers.reporting import RunCancelled, RunReporter
-from workers.training_job import grpo_job, luffy_job, srft_job
+from workers.training_job import training_job
 
 logger = logging.getLogger(__name__)
 
-# The jobs whose trainer runs data-parallel (GRPOTrainer and its subclasses).
-DATA_PARALLEL_JOBS = {"grpo": grpo_job, "entropy_only": grpo_job, "srft": srft_job, "luffy": luffy_job}
+Job = Callable[[RunReporter], None]
 OUTPUT_TAIL_LINES = 60  # of the processes' output, kept for the run's error message
 PR_SET_PDEATHSIG = 1
 # Looked up here, not in the forked child: the child of a threaded process (the heartbeat) must not load
@@ -40,19 +40,20 @@ class DataParallelRunFailed(RuntimeError):
 
 def job_for(config: dict) -> Job:
     """The job that executes a run with this spec (`Run.config`)."""
-    algorithm = config["algorithm"]["name"]
+    algorithm = get_algorithm(config["algorithm"]["name"])
     processes = config["resources"].get("processes") or 1
     if processes == 1:
-        return JOBS[algorithm]
-    if algorithm not in DATA_PARALLEL_JOBS:
-        return partial(_single_process_only, algorithm=algorithm)
+        return training_job
+    if not algorithm.data_parallel:
+        return partial(_single_process_only, algorithm=algorithm.name)
     return partial(launch_data_parallel, processes=processes)
 
 
 def _single_process_only(reporter: RunReporter, algorithm: str) -> None:
+    parallel = sorted(a.name for a in algorithms().values() if a.data_parallel)
     raise ValueError(
         f"resources.processes: algorithm {algorithm!r} trains in one process; "
-        f"data parallel is available for {sorted(DATA_PARALLEL_JOBS)}"
+        f"data parallel is available for {parallel}"
     )
 
 

@@ -1,9 +1,11 @@
 """What a job reports back while it runs: progress, metrics, checkpoints and whether to stop."""
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from rlab.experiments.models import Checkpoint, Run, TrainMetric
+from rlab.spec import SpecV1
 
 
 class RunCancelled(Exception):
@@ -18,6 +20,11 @@ class RunReporter:
     @property
     def config(self) -> dict:
         return self.run.config
+
+    @cached_property
+    def spec(self) -> SpecV1:
+        """The run's spec point, validated again: the typed source every trainer config is built from."""
+        return SpecV1.model_validate(self.run.config)
 
     def set_total_steps(self, total: int) -> None:
         self.run.heartbeat(total_steps=total)

@@ -37,6 +37,13 @@ class SamplingConfig:
     stop_token_ids: tuple[int, ...] = ()
     logprobs: bool = False
 
+    @classmethod
+    def for_template(cls, template_id: str, **fields: object) -> SamplingConfig:
+        """Sampling that stops where the prompt template's responses end (its `stop` strings)."""
+        from evaluation.templates import get_template
+
+        return cls(stop=tuple(get_template(template_id).stop), **fields)  # type: ignore[arg-type]
+
     def __post_init__(self) -> None:
         # Lists from YAML/JSON specs are accepted and stored as tuples so the config stays hashable.
         object.__setattr__(self, "stop", tuple(self.stop))

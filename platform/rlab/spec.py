@@ -20,13 +20,16 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     PlainValidator,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
+
+from training.algorithms import SpecBlock, algorithms, get_algorithm
+from training.loss_names import AGGREGATION_NAMES, KL_ESTIMATOR_NAMES
 
 PI_NAME = re.compile(r"^(?:pi|π)(\d+)$", re.IGNORECASE)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
@@ -34,8 +37,7 @@ EMBEDDED_MODEL = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 RUN_REF = re.compile(r"^run:(?P<name>[\w][\w.-]*)(?:@(?P<step>\d+))?$")
 
 
-class Block(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Block = SpecBlock
 
 
 def parse_example_ref(value: Any) -> str | int:
@@ -106,121 +108,42 @@ class ModelSpec(Block):
         return ref
 
 
-class GRPOBlock(Block):
-    rollouts_per_prompt: int = Field(8, ge=2, description="G: responses sampled per prompt.")
-    temperature: float = Field(0.6, gt=0, le=2, description="Rollout sampling temperature.")
-    top_p: float = Field(1.0, gt=0, le=1)
-    normalize_advantage_by_std: bool = Field(True, description="False = Dr. GRPO (no std division).")
-    ppo_epochs: int = Field(1, ge=1, description="Passes over each rollout batch.")
-    reward: Literal["outcome", "format", "none", "r1"] = Field("outcome", description="Reward function.")
-
-
-class DemonstrationsBlock(Block):
-    """What SRFT and LUFFY share: demonstrations joining each prompt's rollout group (docs/srft.md)."""
-
-    demonstrations_field: str = Field("solution", description="Example field holding demonstrations.")
-    demo_shaping_gamma: float | None = Field(
-        0.1, gt=0, description="γ of the demonstration term -A·p/(p+γ); empty = the SRFT paper's -A·p."
-    )
-    rollouts_per_prompt: int = Field(8, ge=2, description="G self-rollouts per prompt (+1 demonstration).")
-    temperature: float = Field(0.6, gt=0, le=2)
-    normalize_advantage_by_std: bool = Field(True, description="False = LUFFY's code (no std division).")
-    reward: Literal["outcome", "format", "none", "r1"] = Field("outcome", description="Reward function.")
-
-
-class SRFTBlock(DemonstrationsBlock):
-    sft_weight_scale: float = Field(
-        0.5, ge=0, description="w_SFT = scale · stopgrad(exp(±H)) on demonstrations (docs/srft.md)."
-    )
-    sft_entropy_sign: Literal[1, -1] = Field(
-        1, description="Sign of H in w_SFT: 1 = exp(+H) as the released code, -1 = exp(-H) as the paper."
-    )
-    rl_positive_weight_scale: float = Field(
-        0.1, ge=0, description="w_RL = scale · stopgrad(exp(H)) on positive self-rollouts."
-    )
-    entropy_scope: Literal["token", "batch_mean"] = Field(
-        "token", description="H in the weights: each token's own, or the mean over the weighted tokens."
-    )
-
-
-class LUFFYBlock(DemonstrationsBlock):
-    """LUFFY (Yan et al. 2025): mixed-policy GRPO, no SFT term, shaped off-policy demonstrations."""
-
-    rollouts_per_prompt: int = Field(7, ge=2, description="G self-rollouts per prompt (+1 demonstration).")
-    temperature: float = Field(1.0, gt=0, le=2)
-    normalize_advantage_by_std: bool = Field(False, description="LUFFY's code: no std division.")
-
-
-class SFTOptions(Block):
-    """The SFT stage (docs/redistillation.md). It also reads train.lr (default 1e-5 for SFT), batch_size
-    (sequences per optimizer step), max_prompt_length + max_response_length (max sequence length),
-    weight_decay (default 0 for SFT), grad_clip, save_every, keep_last and seed; not train.steps."""
-
-    epochs: int = Field(2, ge=1, description="Passes over the SFT data (re-distillation seed: 2).")
-    micro_batch_size: int | None = Field(
-        None, ge=1, description="Sequences per forward/backward pass (memory only); empty = the whole batch."
-    )
-
-
-class RedistillBlock(SFTOptions):
-    source_run: str = Field(description="Name of the RL-trained run of the team whose policy is sampled.")
-    source_step: int | None = Field(
-        None, ge=0, description="Checkpoint step; default the best-average one, else the latest."
-    )
-    samples_per_prompt: int = Field(8, ge=1, description="K responses drawn per training prompt.")
-    num_samples: int = Field(1000, ge=1, description="N correct samples kept for SFT (seed: 1,000).")
-    temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature (seed: the RL one, 0.7).")
-    max_new_tokens: int | None = Field(
-        None, ge=1, description="Longest sampled response; default train.max_response_length."
-    )
-    sample_effect_problems: int = Field(
-        0,
-        ge=0,
-        description="Measure each sample's sample effect (our reconstruction, docs/redistillation.md) "
-        "against this many problems of the first eval benchmark; 0 = off.",
-    )
-
-
-class SFTBlock(SFTOptions):
-    demonstrations_field: str = Field(
-        "solution", description="Example field holding the response to learn (the SFT target)."
-    )
-
-
-# The algorithms that fine-tune on fixed targets (no rollouts): epochs decide their steps, not train.steps.
-SFT_ALGORITHMS = ("sft", "redistill")
-SFT_TRAIN_DEFAULTS = {"lr": 1e-5, "weight_decay": 0.0}  # the re-distillation seed's SFT (notes §4.1)
-ALGORITHM_TRAIN_DEFAULTS: dict[str, dict[str, float]] = dict.fromkeys(SFT_ALGORITHMS, SFT_TRAIN_DEFAULTS)
-
-ALGORITHM_BLOCKS: dict[str, type[Block] | None] = {
-    "grpo": GRPOBlock,
-    "srft": SRFTBlock,
-    "luffy": LUFFYBlock,
-    "redistill": RedistillBlock,
-    "sft": SFTBlock,
-    "entropy_only": None,
-}
-
-
-class AlgorithmSpec(Block):
-    name: Literal["grpo", "srft", "luffy", "redistill", "sft", "entropy_only"] = Field("grpo")
-    grpo: GRPOBlock | None = None
-    srft: SRFTBlock | None = None
-    luffy: LUFFYBlock | None = None
-    redistill: RedistillBlock | None = None
-    sft: SFTBlock | None = None
+class AlgorithmBlocks(Block):
+    """Base of `AlgorithmSpec`: `name` picks the algorithm; only its own block may be given."""
 
     @model_validator(mode="after")
-    def one_block(self) -> AlgorithmSpec:
-        for other in ALGORITHM_BLOCKS:
-            if other != self.name and getattr(self, other, None) is not None:
-                raise ValueError(f"a '{other}' block is only allowed when algorithm.name is {other}")
-        block = ALGORITHM_BLOCKS[self.name]
-        if block is not None and getattr(self, self.name) is None:
-            if self.name == "redistill":
-                raise ValueError("algorithm.redistill is required (it names the source run)")
-            setattr(self, self.name, block())
+    def one_block(self) -> AlgorithmBlocks:
+        name = self.name  # type: ignore[attr-defined]
+        for other in algorithms().values():
+            if other.name != name and other.block is not None and getattr(self, other.name) is not None:
+                raise ValueError(
+                    f"a '{other.name}' block is only allowed when algorithm.name is {other.name}"
+                )
+        chosen = get_algorithm(name)
+        if chosen.block is not None and getattr(self, name) is None:
+            if chosen.block_required:
+                raise ValueError(f"algorithm.{name} is required ({chosen.block_required})")
+            setattr(self, name, chosen.block())
         return self
+
+
+def _algorithm_spec() -> type[AlgorithmBlocks]:
+    """`algorithm:` as the registry defines it: a `name` among the registered algorithms and one optional
+    block per algorithm that has one (training/algorithms/<name>/entry.py)."""
+    registered = algorithms()
+    fields: dict[str, Any] = {
+        "name": (
+            Literal[tuple(registered)],  # type: ignore[valid-type]
+            Field("grpo", description=" · ".join(f"{a.name}: {a.summary}" for a in registered.values())),
+        )
+    }
+    for algorithm in registered.values():
+        if algorithm.block is not None:
+            fields[algorithm.name] = (algorithm.block | None, None)
+    return create_model("AlgorithmSpec", __base__=AlgorithmBlocks, **fields)
+
+
+AlgorithmSpec = _algorithm_spec()
 
 
 class LossSpec(Block):
@@ -228,11 +151,13 @@ class LossSpec(Block):
     clip_ratio_low: float = Field(0.2, ge=0, lt=1)
     clip_ratio_high: float = Field(0.2, ge=0)
     dual_clip_c: float | None = Field(3.0, gt=1, description="Dual clip for negative advantages (verl).")
-    aggregation: Literal[
-        "token-mean", "seq-mean-token-mean", "seq-mean-token-sum", "seq-mean-token-sum-norm"
-    ] = Field("token-mean", description="How per-token losses become one number.")
+    aggregation: Literal[AGGREGATION_NAMES] = Field(  # type: ignore[valid-type]
+        "token-mean", description="How per-token losses become one number."
+    )
     kl_coef: float = Field(0.001, ge=0, description="β of the KL term to the frozen reference; 0 = off.")
-    kl_estimator: Literal["k1", "k2", "k3", "low_var_kl"] = "low_var_kl"
+    kl_estimator: Literal[KL_ESTIMATOR_NAMES] = Field(  # type: ignore[valid-type]
+        "k3", description="k3 = verl's low_var_kl (Schulman's unbiased low-variance estimator)."
+    )
     entropy_coeff: float = Field(
         -0.001, description="α in the seeds' convention: loss = pg + α·H, so α < 0 is an entropy bonus."
     )
@@ -353,7 +278,8 @@ class SpecV1(Block):
         in where the spec leaves them out."""
         if not isinstance(data, dict) or not isinstance(data.get("algorithm"), dict):
             return data
-        defaults = ALGORITHM_TRAIN_DEFAULTS.get(data["algorithm"].get("name"), {})
+        chosen = algorithms().get(data["algorithm"].get("name"))
+        defaults = chosen.train_defaults if chosen is not None else {}
         train = data.get("train", {})
         if defaults and isinstance(train, dict):
             data = {**data, "train": {**defaults, **train}}
@@ -361,7 +287,7 @@ class SpecV1(Block):
 
     @model_validator(mode="after")
     def needs_data(self) -> SpecV1:
-        if self.data is None and self.algorithm.name != "redistill":
+        if self.data is None and get_algorithm(self.algorithm.name).needs_data:
             raise ValueError("data is required for training (give data.dataset)")
         return self
 
@@ -369,7 +295,7 @@ class SpecV1(Block):
     def examples_fit_the_batch(self) -> SpecV1:
         data = self.data
         repeated = len(data.examples) if data and data.examples and data.repeat_to_batch else 0
-        if self.algorithm.name not in SFT_ALGORITHMS and repeated > self.train.batch_size:
+        if not get_algorithm(self.algorithm.name).fixed_targets and repeated > self.train.batch_size:
             raise ValueError(
                 f"data.examples: {repeated} examples do not fit in train.batch_size "
                 f"{self.train.batch_size}; raise the batch size or set data.repeat_to_batch: false"

@@ -1,6 +1,6 @@
 """Trainer callbacks that record what a trainer reports, for the training tests."""
 
-from training.grpo import NullCallbacks
+from training.callbacks import NullCallbacks
 
 
 class Recorder(NullCallbacks):

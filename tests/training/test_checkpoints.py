@@ -18,6 +18,7 @@ from tests.training.test_grpo_trainer import (  # noqa: F401  (contains_answer_r
     make_config,
     make_model,
 )
+from training.algorithms.grpo.trainer import GRPOTrainer
 from training.checkpoints import (
     COMPLETE,
     CheckpointError,
@@ -32,7 +33,6 @@ from training.checkpoints import (
     restore_rng_states,
     save_checkpoint,
 )
-from training.grpo import GRPOTrainer
 
 
 def _optimizer(model):

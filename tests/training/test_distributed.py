@@ -19,13 +19,14 @@ import torch.multiprocessing as mp
 from evaluation.generation.base import Completion, SamplingConfig
 from tests.models import make_model, make_tokenizer
 from tests.services import free_port
+from training.algorithms.grpo.config import GRPOConfig
+from training.algorithms.grpo.trainer import RANK_SEED_STRIDE, GRPOTrainer
+from training.algorithms.srft.trainer import SRFTTrainer
+from training.callbacks import NullCallbacks
 from training.distributed import SINGLE_PROCESS, Distributed, close, init_from_env, mini_batch_shares
 from training.examples import TrainingExample
-from training.grpo import GRPOConfig, GRPOTrainer, NullCallbacks
-from training.grpo.trainer import RANK_SEED_STRIDE
 from training.losses import LossConfig
 from training.rewards import REWARDS
-from training.srft import SRFTTrainer
 
 CONTAINS_ANSWER = "test-distributed-contains-answer"
 WORLD_SIZE = 2
@@ -58,7 +59,9 @@ RUNS: dict[str, tuple[GRPOConfig, type[GRPOTrainer]]] = {
         replace(
             BASE,
             loss=LossConfig(
-                agg_mode="seq-mean-token-sum-norm", entropy_agg_mode="seq-mean-token-sum-norm", norm_length=6
+                aggregation="seq-mean-token-sum-norm",
+                entropy_aggregation="seq-mean-token-sum-norm",
+                norm_length=6,
             ),
         ),
         GRPOTrainer,

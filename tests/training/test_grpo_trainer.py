@@ -12,16 +12,14 @@ import torch
 
 from evaluation.generation.base import Completion, SamplingConfig
 from tests.models import make_model
+from tests.training.loss_ablations import ABLATIONS
 from tests.training.recorder import Recorder
+from training.algorithms.grpo.config import GRPOConfig
+from training.algorithms.grpo.trainer import GRPOTrainer
+from training.batch import RolloutBatch, response_logps_and_entropy
+from training.callbacks import TrainerCallbacks
 from training.examples import TrainingExample
-from training.grpo import (
-    GRPOConfig,
-    GRPOTrainer,
-    RolloutBatch,
-    TrainerCallbacks,
-    response_logps_and_entropy,
-)
-from training.losses import ABLATIONS, LossConfig
+from training.losses import LossConfig
 from training.rewards import REWARDS
 from training.rollouts import TransformersRolloutEngine, create_rollout_engine
 
@@ -70,7 +68,8 @@ def make_config(**overrides: object) -> GRPOConfig:
         "reward": CONTAINS_ANSWER,
         "lr": 1e-2,
         "steps": 3,
-        "loss": LossConfig(kl_coef=0.0, entropy_coeff=0.0, weight_decay=0.0),
+        "weight_decay": 0.0,
+        "loss": LossConfig(kl_coef=0.0, entropy_coeff=0.0),
     }
     return GRPOConfig(**{**settings, **overrides})
 

@@ -33,7 +33,9 @@ import json, sys, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from evaluation.generation.base import SamplingConfig
 from training.examples import TrainingExample
-from training.grpo import GRPOConfig, GRPOTrainer, RolloutBatch, response_logps_and_entropy
+from training.algorithms.grpo.config import GRPOConfig
+from training.algorithms.grpo.trainer import GRPOTrainer
+from training.batch import RolloutBatch, response_logps_and_entropy
 from training.rollouts import VllmRolloutEngine
 
 PROMPTS = ["user : What is 3 + 4 ? assistant :", "What is 1 ?"]

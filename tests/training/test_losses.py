@@ -4,8 +4,8 @@ from dataclasses import replace
 import pytest
 import torch
 
+from tests.training.loss_ablations import ABLATIONS
 from training.losses import (
-    ABLATIONS,
     AGGREGATIONS,
     KL_ESTIMATORS,
     LossBatch,
@@ -302,7 +302,7 @@ def test_compute_loss_other_kl_estimators(estimator):
 def test_compute_loss_dr_grpo_aggregation():
     # seq-mean-token-sum-norm, L = 4: pg = (-3 + 2) / 4 = -0.25; KL and entropy off
     logp, batch, _ = _on_policy_inputs()
-    config = LossConfig(agg_mode="seq-mean-token-sum-norm", norm_length=4, kl_coef=0.0, entropy_coeff=0.0)
+    config = LossConfig(aggregation="seq-mean-token-sum-norm", norm_length=4, kl_coef=0.0, entropy_coeff=0.0)
     assert compute_loss(logp, batch, config).loss.item() == pytest.approx(-0.25)
 
 
@@ -319,12 +319,12 @@ def test_compute_loss_requires_inputs_of_enabled_terms():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"agg_mode": "nope"},
-        {"agg_mode": "seq-mean-token-sum-norm"},
+        {"aggregation": "nope"},
+        {"aggregation": "seq-mean-token-sum-norm"},
         {"kl_estimator": "k9"},
         {"dual_clip_c": 0.5},
         {"kl_coef": -1.0},
-        {"use_policy_loss": False, "kl_coef": 0.0, "entropy_coeff": 0.0},
+        {"policy_loss": False, "kl_coef": 0.0, "entropy_coeff": 0.0},
     ],
 )
 def test_loss_config_validation(kwargs):

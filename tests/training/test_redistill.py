@@ -6,8 +6,7 @@ import pytest
 from evaluation.generation.base import Completion
 from evaluation.generation.transformers_backend import TransformersBackend
 from tests.models import make_model
-from training.examples import TrainingExample
-from training.redistill import (
+from training.algorithms.redistill.sampling import (
     RedistillConfig,
     Source,
     first_correct,
@@ -16,7 +15,8 @@ from training.redistill import (
     sft_examples,
     write_samples,
 )
-from training.sft import SFTConfig, SFTTrainer
+from training.algorithms.sft.trainer import SFTConfig, SFTTrainer
+from training.examples import TrainingExample
 
 SOURCE = Source(run="rl-run", step=20, model_ref="/runs/rl-run/step-00000020")
 SEVENS = [TrainingExample(f"q{i}", f"What is {i} + {7 - i} ?", "7") for i in range(1, 6)]

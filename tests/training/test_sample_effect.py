@@ -1,5 +1,6 @@
-"""The sample effect (our reconstruction, training/sample_effect.py) on a hand-computed case: a model whose
-next-token distribution is softmax(θ) at every position, θ = (0, 0), so ∇θ log p(y) = onehot(y) − (½, ½)."""
+"""The sample effect (our reconstruction, training/algorithms/redistill/sample_effect.py) on a hand-computed
+case: a model whose next-token distribution is softmax(θ) at every position, θ = (0, 0), so
+∇θ log p(y) = onehot(y) − (½, ½)."""
 
 import math
 from types import SimpleNamespace
@@ -8,7 +9,12 @@ import pytest
 import torch
 
 from tests.models import make_model
-from training.sample_effect import HeldOutRollouts, held_out_gradient, sample_effects, sample_gradient
+from training.algorithms.redistill.sample_effect import (
+    HeldOutRollouts,
+    held_out_gradient,
+    sample_effects,
+    sample_gradient,
+)
 
 PAD = 0
 

@@ -11,9 +11,9 @@ import torch
 from evaluation.templates import get_template
 from tests.models import make_model
 from tests.training.recorder import Recorder
+from training.algorithms.sft.trainer import SFTConfig, SFTTrainer, sft_loss
 from training.checkpoints import list_checkpoints
 from training.examples import TrainingExample
-from training.sft import SFTConfig, SFTTrainer, sft_loss
 
 EXAMPLES = [
     TrainingExample("seven", "What is 3 + 4 ?", "7", demonstration="3 + 4 = 7 . \\boxed{ 7 }"),

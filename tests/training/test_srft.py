@@ -11,15 +11,16 @@ from evaluation.generation.base import Completion, SamplingConfig
 from tests.models import make_model
 from tests.training.recorder import Recorder
 from training.advantages import group_advantages
+from training.algorithms.grpo.config import GRPOConfig
+from training.algorithms.srft.config import SRFTConfig
+from training.algorithms.srft.loss import compute_srft_loss, demo_rl_loss, entropy_weight, srft_parts
+from training.algorithms.srft.trainer import SRFTTrainer, demonstration_token_ids, with_demonstrations
 from training.examples import TrainingExample
-from training.grpo import GRPOConfig
-from training.losses import LossBatch, LossConfig, SRFTConfig, compute_srft_loss, token_logps_and_entropy
-from training.losses.srft import demo_rl_loss, entropy_weight, srft_parts
+from training.losses import LossBatch, LossConfig, token_logps_and_entropy
 from training.rewards import REWARDS
-from training.srft import SRFTTrainer, demonstration_token_ids, with_demonstrations
 
 CONTAINS_ANSWER = "test-srft-contains-answer"
-NO_EXTRAS = LossConfig(kl_coef=0.0, entropy_coeff=0.0, weight_decay=0.0)
+NO_EXTRAS = LossConfig(kl_coef=0.0, entropy_coeff=0.0)
 
 
 @pytest.fixture(autouse=True)
@@ -136,7 +137,7 @@ def test_positive_and_negative_self_rollouts_are_split():
 
 def test_total_is_the_sum_of_the_parts():
     logp, entropy, batch, is_demo = _three_rows()
-    loss_config = LossConfig(kl_coef=0.0, entropy_coeff=-0.001, weight_decay=0.0)
+    loss_config = LossConfig(kl_coef=0.0, entropy_coeff=-0.001)
     output = compute_srft_loss(logp, entropy, batch, is_demo, loss_config, SRFTConfig())
     m = output.metrics
     parts = m["sft_loss"] + m["demo_rl_loss"] + m["rl_positive_loss"] + m["rl_negative_loss"]
@@ -216,7 +217,8 @@ def make_config(**overrides: object) -> GRPOConfig:
         "reward": CONTAINS_ANSWER,
         "lr": 1e-2,
         "steps": 4,
-        "loss": LossConfig(kl_coef=0.0, weight_decay=0.0),
+        "weight_decay": 0.0,
+        "loss": LossConfig(kl_coef=0.0),
     }
     return GRPOConfig(**{**settings, **overrides})
 

@@ -135,12 +135,11 @@ def test_compute_loss_matches_trl(
         clip_ratio_low=0.2,
         clip_ratio_high=0.28,
         dual_clip_c=3.0,
-        agg_mode=agg_mode,
+        aggregation=agg_mode,
         norm_length=norm_length,
         kl_coef=beta,
         kl_estimator="k3",
         entropy_coeff=-entropy_coef,
-        weight_decay=0.0,
     )
     loss_batch = LossBatch(
         old_logp=batch["old_per_token_logps"],

@@ -47,7 +47,6 @@ AGGREGATIONS: dict[str, Aggregator] = {
     "seq-mean-token-sum": _seq_mean_token_sum,
     "seq-mean-token-sum-norm": _seq_mean_token_sum_norm,
 }
-NEEDS_NORM_LENGTH = frozenset({"seq-mean-token-sum-norm"})
 
 
 def aggregate(per_token: Tensor, mask: Tensor, mode: str, norm_length: float | None = None) -> Tensor:

@@ -30,45 +30,53 @@ class LossOutput:
 def compute_loss(
     logp: Tensor, batch: LossBatch, config: LossConfig, entropy: Tensor | None = None
 ) -> LossOutput:
-    """loss = [use_policy_loss] * agg(l_PG) + beta * agg(KL) + alpha * agg_H(H); see `LossConfig`.
+    """loss = [policy_loss] * agg(l_PG) + beta * agg(KL) + alpha * agg_H(H); see `LossConfig`.
 
     `logp` [B, T] are the current policy's log-probs of the response tokens and `entropy` [B, T] its
     per-token entropies (both from `token_logps_and_entropy`, with gradient). `entropy` is required when
     alpha != 0 and `batch.ref_logp` when beta > 0. Metrics hold each term's aggregated value before its
-    coefficient, so loss = use_policy_loss * pg_loss + beta * kl + alpha * entropy; kl and entropy are logged
+    coefficient, so loss = policy_loss * pg_loss + beta * kl + alpha * entropy; kl and entropy are logged
     whenever their inputs are given.
     """
     if logp.shape != batch.mask.shape or logp.shape != batch.old_logp.shape:
         raise ValueError(f"logp {tuple(logp.shape)}, old_logp {tuple(batch.old_logp.shape)} and mask "
                          f"{tuple(batch.mask.shape)} must have the same shape")
-    if config.kl_coef and batch.ref_logp is None:
-        raise ValueError("kl_coef > 0 needs batch.ref_logp")
-    if config.entropy_coeff and entropy is None:
-        raise ValueError("entropy_coeff != 0 needs the per-token entropy")
-
-    terms: list[Tensor] = []
     per_token_pg, metrics = policy_loss(
         logp, batch.old_logp, batch.advantages, batch.mask,
         clip_low=config.clip_ratio_low, clip_high=config.clip_ratio_high, dual_clip_c=config.dual_clip_c,
     )
-    pg = aggregate(per_token_pg, batch.mask, config.agg_mode, config.norm_length)
+    pg = aggregate(per_token_pg, batch.mask, config.aggregation, config.norm_length)
     metrics["pg_loss"] = pg.item()
-    if config.use_policy_loss:
-        terms.append(pg)
+    return with_regularization([pg] if config.policy_loss else [], metrics, logp, entropy, batch, config)
 
+
+def with_regularization(
+    objective: list[Tensor],
+    metrics: dict[str, float],
+    logp: Tensor,
+    entropy: Tensor | None,
+    batch: LossBatch,
+    config: LossConfig,
+) -> LossOutput:
+    """An algorithm's own objective terms + beta * agg(KL) + alpha * agg_H(H): the KL and entropy terms that
+    every objective (GRPO's clipped PG, SRFT's four parts, GSPO's sequence-level PG) composes with.
+    Adds kl and entropy (whenever their inputs are given) and loss to `metrics`."""
+    if config.kl_coef and batch.ref_logp is None:
+        raise ValueError("kl_coef > 0 needs batch.ref_logp")
+    if config.entropy_coeff and entropy is None:
+        raise ValueError("entropy_coeff != 0 needs the per-token entropy")
+    terms = list(objective)
     if batch.ref_logp is not None:
         per_token_kl = kl_penalty(logp, batch.ref_logp, config.kl_estimator)
-        kl = aggregate(per_token_kl, batch.mask, config.agg_mode, config.norm_length)
+        kl = aggregate(per_token_kl, batch.mask, config.aggregation, config.norm_length)
         metrics["kl"] = kl.item()
         if config.kl_coef:
             terms.append(config.kl_coef * kl)
-
     if entropy is not None:
-        mean_entropy = aggregate(entropy, batch.mask, config.entropy_agg_mode, config.norm_length)
+        mean_entropy = aggregate(entropy, batch.mask, config.entropy_aggregation, config.norm_length)
         metrics["entropy"] = mean_entropy.item()
         if config.entropy_coeff:
             terms.append(config.entropy_coeff * mean_entropy)
-
     loss = torch.stack(terms).sum()
     metrics["loss"] = loss.item()
     return LossOutput(loss=loss, metrics=metrics)

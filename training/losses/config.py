@@ -1,8 +1,10 @@
 """`LossConfig`: which loss terms are on, and their coefficients.
 
-    loss = [use_policy_loss] * agg(l_PG) + beta * agg(KL) + alpha * agg_H(H)
+    loss = [policy_loss] * agg(l_PG) + beta * agg(KL) + alpha * agg_H(H)
 
-with agg = `agg_mode`, agg_H = `entropy_agg_mode`, beta = `kl_coef`, alpha = `entropy_coeff`.
+with agg = `aggregation`, agg_H = `entropy_aggregation`, beta = `kl_coef`, alpha = `entropy_coeff`. The field
+names are the experiment spec's `loss:` block's (rlab.spec), which sets them by name
+(training.algorithms.configs).
 
 Sign of alpha: the 1-shot RLVR paper's convention, L = L_PG + beta * L_KL + alpha * L_entropy. A NEGATIVE
 alpha is an entropy BONUS (minimising the loss raises H); the paper's runs use alpha = -0.001. The seed's
@@ -10,19 +12,19 @@ verl fork codes the same objective as `pg_loss - entropy_coeff * entropy` with `
 (verl/trainer/config/ppo_trainer.yaml, verl/workers/actor/dp_actor.py), so verl's entropy_coeff = -alpha;
 TRL's `entropy_coef` has verl's sign too.
 
-Weight decay is not a loss term: AdamW applies it (decoupled) in the optimizer step. It is recorded here
-because the paper's ablation switches it together with the loss terms.
+Weight decay is not a loss term: AdamW applies it (decoupled) in the optimizer step, so it is a trainer
+setting (`TrainerConfig.weight_decay`, the spec's `train.weight_decay`), even though the paper's ablation
+switches it together with the loss terms.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from training.losses.aggregation import AGGREGATIONS, NEEDS_NORM_LENGTH
-from training.losses.kl import KL_ESTIMATORS
+from training.loss_names import AGGREGATION_NAMES, KL_ESTIMATOR_NAMES, NEEDS_NORM_LENGTH
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    use_policy_loss: bool = field(
+    policy_loss: bool = field(
         default=True,
         metadata={"help": "Include the clipped policy-gradient term. False gives the 'no policy loss' "
                   "ablations (verl fork: pg_loss_coeff = 0)."},
@@ -40,14 +42,14 @@ class LossConfig:
         metadata={"help": "Dual-clip bound c > 1 for negative advantages (verl clip_ratio_c; TRL delta). "
                   "None switches it off, as in the 1-shot RLVR verl fork."},
     )
-    agg_mode: str = field(
+    aggregation: str = field(
         default="token-mean",
-        metadata={"help": f"Aggregation of the policy and KL terms: one of {sorted(AGGREGATIONS)}."},
+        metadata={"help": f"Aggregation of the policy and KL terms: one of {list(AGGREGATION_NAMES)}."},
     )
-    entropy_agg_mode: str = field(
+    entropy_aggregation: str = field(
         default="token-mean",
         metadata={"help": "Aggregation of the entropy term. token-mean matches the seed and TRL; current "
-                  "verl uses agg_mode."},
+                  "verl uses `aggregation`."},
     )
     norm_length: int | None = field(
         default=None,
@@ -58,7 +60,8 @@ class LossConfig:
         default=0.001, metadata={"help": "beta, coefficient of the KL-to-reference term; 0 switches it off."}
     )
     kl_estimator: str = field(
-        default="k3", metadata={"help": f"Per-token KL estimator: one of {sorted(KL_ESTIMATORS)}."}
+        default="k3",
+        metadata={"help": f"Per-token KL estimator: one of {list(KL_ESTIMATOR_NAMES)} (k3 = low_var_kl)."},
     )
     entropy_coeff: float = field(
         default=-0.001,
@@ -66,35 +69,19 @@ class LossConfig:
                   "(-0.001 in the paper), positive = entropy penalty, 0 = off. verl's entropy_coeff is "
                   "-alpha."},
     )
-    weight_decay: float = field(
-        default=0.01,
-        metadata={"help": "AdamW weight decay. Recorded with the loss ablation; applied by the optimizer, "
-                  "not by compute_loss."},
-    )
-
     def __post_init__(self) -> None:
-        for name in ("agg_mode", "entropy_agg_mode"):
+        for name in ("aggregation", "entropy_aggregation"):
             mode = getattr(self, name)
-            if mode not in AGGREGATIONS:
-                raise ValueError(f"{name}={mode!r} is not one of {sorted(AGGREGATIONS)}")
+            if mode not in AGGREGATION_NAMES:
+                raise ValueError(f"{name}={mode!r} is not one of {list(AGGREGATION_NAMES)}")
             if mode in NEEDS_NORM_LENGTH and (self.norm_length is None or self.norm_length <= 0):
                 raise ValueError(f"{name}={mode!r} needs norm_length (the max response length)")
-        if self.kl_estimator not in KL_ESTIMATORS:
-            raise ValueError(f"kl_estimator={self.kl_estimator!r} is not one of {sorted(KL_ESTIMATORS)}")
+        if self.kl_estimator not in KL_ESTIMATOR_NAMES:
+            raise ValueError(f"kl_estimator={self.kl_estimator!r} is not one of {list(KL_ESTIMATOR_NAMES)}")
         if self.dual_clip_c is not None and self.dual_clip_c <= 1.0:
             raise ValueError(f"dual_clip_c must be > 1, got {self.dual_clip_c}")
-        if min(self.clip_ratio_low, self.clip_ratio_high, self.kl_coef, self.weight_decay) < 0:
-            raise ValueError("clip ratios, kl_coef and weight_decay must be >= 0")
-        if not (self.use_policy_loss or self.kl_coef or self.entropy_coeff):
+        if min(self.clip_ratio_low, self.clip_ratio_high, self.kl_coef) < 0:
+            raise ValueError("clip ratios and kl_coef must be >= 0")
+        if not (self.policy_loss or self.kl_coef or self.entropy_coeff):
             raise ValueError("every loss term is switched off")
 
-
-_FULL = LossConfig()
-ABLATIONS: dict[str, LossConfig] = {
-    "pg-only": replace(_FULL, kl_coef=0.0, entropy_coeff=0.0, weight_decay=0.0),
-    "pg+wd": replace(_FULL, kl_coef=0.0, entropy_coeff=0.0),
-    "pg+wd+kl": replace(_FULL, entropy_coeff=0.0),
-    "full": _FULL,
-    "entropy-only": replace(_FULL, use_policy_loss=False, kl_coef=0.0, weight_decay=0.0),
-    "no-policy-loss": replace(_FULL, use_policy_loss=False),
-}

@@ -8,7 +8,6 @@ from rlab.catalog.rankings import resolve_examples
 from rlab.experiments.checkpoint_refs import CheckpointRefError, resolve_run_checkpoint
 from rlab.experiments.models import Run, Spec, Sweep
 from rlab.spec import (
-    SFT_ALGORITHMS,
     FieldError,
     SpecError,
     SpecV1,
@@ -17,6 +16,7 @@ from rlab.spec import (
     parse_run_ref,
     parse_spec,
 )
+from training.algorithms import get_algorithm
 
 EXECUTE_RUN_TASK = "workers.tasks.execute_run"
 
@@ -29,7 +29,7 @@ def run_name(spec: Spec, sweep: Sweep, point_index: int) -> str:
 def planned_steps(config: dict) -> int:
     """The run's step count as far as its spec says: train.steps, or 0 (unknown) for the SFT algorithms,
     whose job sets it once it knows the data (epochs × batches)."""
-    return 0 if config["algorithm"]["name"] in SFT_ALGORITHMS else config["train"]["steps"]
+    return 0 if get_algorithm(config["algorithm"]["name"]).fixed_targets else config["train"]["steps"]
 
 
 def enqueue_run(run: Run) -> None:

@@ -3,7 +3,7 @@ running the whole batch would (docs/distributed.md). With one rank every functio
 
 from dataclasses import dataclass
 
-from training.grpo.callbacks import Metrics
+from training.callbacks import Metrics
 
 
 @dataclass(frozen=True)

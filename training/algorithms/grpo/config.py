@@ -2,17 +2,20 @@
 
 Defaults are the 1-shot RLVR recipe (github ypwang61/One-Shot-RLVR, scripts/train/training_1.5b_pi1_r128.sh;
 see docs/training-loss.md §3 and docs/training-engine.md), except where a field says otherwise.
-Batch sizes count prompts, as verl's `data.train_batch_size` and `ppo_mini_batch_size` do.
+Batch sizes count prompts, as verl's `data.train_batch_size` and `ppo_mini_batch_size` do. Field names are
+the spec's (`train:`, `algorithm.grpo:`, `data.template`), which sets them by name
+(training.algorithms.configs).
 """
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
-from training.losses import LossConfig
+from training.base_trainer import TrainerConfig
+from training.losses.config import LossConfig
 
 
 @dataclass(frozen=True)
-class GRPOConfig:
+class GRPOConfig(TrainerConfig):
     # Data and prompts
     template: str = field(
         default="qwen25-math-cot",
@@ -73,43 +76,14 @@ class GRPOConfig:
     # Loss and updates
     loss: LossConfig = field(
         default_factory=LossConfig,
-        metadata={"help": "Loss terms (clip, KL, entropy, aggregation); its weight_decay goes to AdamW."},
+        metadata={"help": "Loss terms (clip, KL, entropy, aggregation)."},
     )
     ppo_epochs: int = field(default=1, metadata={"help": "Passes over each rollout batch (verl ppo_epochs)."})
-    fp32_master_weights: bool = field(
-        default=True,
-        metadata={
-            "help": "For a bf16/fp16 model: train float32 copies of its weights, forward passes under "
-            "autocast to the model's dtype (verl's FSDP mixed precision). In bf16 itself an update of "
-            "lr 1e-6 is below the weights' resolution and is lost. Checkpoints stay in the model's "
-            "dtype, with the float32 weights in master/ for an exact resume."
-        },
-    )
-    lr: float = field(default=1e-6, metadata={"help": "AdamW learning rate, constant after warm-up."})
-    warmup_steps: int = field(
-        default=0, metadata={"help": "Linear warm-up over this many steps: lr * min(1, (step + 1) / warmup)."}
-    )
-    adam_betas: tuple[float, float] = field(default=(0.9, 0.999), metadata={"help": "AdamW betas."})
-    adam_eps: float = field(default=1e-8, metadata={"help": "AdamW epsilon."})
-    grad_clip: float = field(default=1.0, metadata={"help": "Max global gradient norm."})
     # Run
     steps: int = field(default=500, metadata={"help": "Training steps (rollout batches) in all."})
-    seed: int = field(
-        default=0, metadata={"help": "Seeds the data order, the rollout sampling of every step and torch."}
-    )
-    output_dir: str | None = field(
-        default=None, metadata={"help": "Where checkpoints go (one folder per step); None saves nothing."}
-    )
-    save_every: int = field(default=20, metadata={"help": "Checkpoint every N steps, and after the last."})
-    keep_last: int = field(default=3, metadata={"help": "Checkpoints kept besides the best one."})
-    best_metric: str | None = field(
-        default=None,
-        metadata={"help": "Step metric that picks the best checkpoint to keep (e.g. reward_mean)."},
-    )
-    best_mode: Literal["max", "min"] = field(default="max", metadata={"help": "Whether higher is better."})
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
+        super().__post_init__()
         positive = (
             "batch_size",
             "max_prompt_length",
@@ -117,8 +91,6 @@ class GRPOConfig:
             "rollouts_per_prompt",
             "ppo_epochs",
             "steps",
-            "save_every",
-            "keep_last",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -133,10 +105,6 @@ class GRPOConfig:
             )
         if self.temperature <= 0:
             raise ValueError("GRPO samples: temperature must be > 0")
-        if self.lr <= 0 or self.grad_clip <= 0 or self.warmup_steps < 0:
-            raise ValueError("lr and grad_clip must be > 0 and warmup_steps >= 0")
-        if self.best_mode not in ("max", "min"):
-            raise ValueError(f"best_mode must be 'max' or 'min', got {self.best_mode!r}")
 
     @property
     def mini_batch_prompts(self) -> int:
@@ -147,6 +115,3 @@ class GRPOConfig:
         """One optimizer step per rollout batch: the sampling policy is the one being updated, so old
         log-probs need no extra forward pass (they are the current ones, detached)."""
         return self.ppo_epochs == 1 and self.mini_batch_prompts == self.batch_size
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -2,10 +2,11 @@
 terminated response per prompt, shuffle, take N (Chen, Gao & Wu 2025, arXiv 2505.17988; code github
 on1262/deep-reasoning `data_preprocess/KK_re_distillation.py`; research notes algorithms.md §4.1, §4.5).
 
-The kept samples are SFT data for the *base* model (training/sft.py). Each carries its provenance: the
-example it answers, the source run and checkpoint step, the sampling temperature and which of the K samples
-it was. Generation goes through an evaluation backend (transformers on CPU, vLLM on GPU); correctness is the
-`outcome` reward (evaluation grading), as GRPO's train accuracy. See docs/redistillation.md.
+The kept samples are SFT data for the *base* model (training/algorithms/sft/trainer.py). Each carries its
+provenance: the example it answers, the source run and checkpoint step, the sampling temperature and which
+of the K samples it was. Generation goes through an evaluation backend (transformers on CPU, vLLM on GPU);
+correctness is the `outcome` reward (evaluation grading), as GRPO's train accuracy. See
+docs/redistillation.md.
 """
 
 import json
@@ -73,7 +74,7 @@ class RedistilledSample:
     source_model: str
     temperature: float
     sample_index: int  # which of the K samples of its prompt (0-based)
-    sample_effect: float | None = None  # training/sample_effect.py, when measured
+    sample_effect: float | None = None  # training/algorithms/redistill/sample_effect.py, when measured
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,13 @@ def redistillation_samples(
     if len(graded) < len(examples):
         logger.warning("%d example(s) without a gold answer skipped", len(examples) - len(graded))
     template = get_template(config.template)
-    sampling = SamplingConfig(
+    sampling = SamplingConfig.for_template(
+        config.template,
         temperature=config.temperature,
         top_p=config.top_p,
         max_new_tokens=config.max_new_tokens,
         n=config.samples_per_prompt,
         seed=config.seed,
-        stop=template.stop,
     )
     prompts = [template.render(example.as_problem(), tokenizer) for example in graded]
     completions = backend.generate(prompts, sampling) if prompts else []

@@ -8,8 +8,7 @@ One step (verl semantics, docs/training-engine.md):
   5. log π_old (only when not on-policy) and log π_ref (only when kl_coef > 0), no grad;
   6. ppo_epochs passes over mini-batches: forward, compute_loss, backward (micro-batches), clip, AdamW step;
   7. lr scheduler step, weights to the rollout engine, metrics.
-The policy stays in eval mode: dropout is off, so the log-probs of the update are those of the sampler.
-A bf16/fp16 model is trained through float32 master weights with autocast (`fp32_master_weights`).
+The loop, optimizer, master weights, checkpoints and resume are the base trainer's (training/base_trainer.py).
 Data parallel (`distributed`, launched by torchrun): each rank generates and trains on its share of every
 mini-batch's prompts, gradients are summed over the ranks with each rank's loss weighted by its share of
 the global mini-batch, so the update is the single-process update on the same rollouts; rank 0 alone
@@ -18,64 +17,38 @@ reports, checkpoints and decides to stop (docs/distributed.md).
 
 import copy
 import logging
-import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.optim import AdamW
-from torch.optim.lr_scheduler import LambdaLR
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from evaluation.generation.base import Completion, SamplingConfig
 from evaluation.metrics import boxed_ratio, truncation_ratio
 from evaluation.templates import get_template
 from training.advantages import group_advantages
-from training.checkpoints import (
-    checkpoint_dtype,
-    load_checkpoint,
-    prune_checkpoints,
-    restore_rng_states,
-    save_checkpoint,
-)
+from training.algorithms.grpo.config import GRPOConfig
+from training.algorithms.grpo.ranks import RankRollouts, in_batch_order, sum_over_ranks
+from training.base_trainer import EpochAccuracy, StepResult, Trainer
+from training.batch import RolloutBatch, response_logps_and_entropy
+from training.callbacks import Metrics, TrainerCallbacks
 from training.distributed import SINGLE_PROCESS, Distributed, mini_batch_shares
 from training.examples import ExampleBatch, ExampleKey, ExampleSampler, TrainingExample
-from training.grpo.batch import RolloutBatch, response_logps_and_entropy
-from training.grpo.callbacks import Metrics, NullCallbacks, TrainerCallbacks
-from training.grpo.config import GRPOConfig
-from training.grpo.ranks import RankRollouts, in_batch_order, sum_over_ranks
 from training.losses import LossBatch, LossOutput, compute_loss
-from training.optim import clipped_step, master_weights_autocast
 from training.rewards import Gold, score_completions
 from training.rollouts import RolloutEngine, create_rollout_engine
 
 logger = logging.getLogger(__name__)
 
-EpochAccuracy = dict[ExampleKey, float]
 RANK_SEED_STRIDE = 1_000_000_007  # rank r samples step k with seed·1000003 + k + r·stride
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    step: int  # steps done in all (including those before a resume)
-    stopped: bool  # should_stop ended the run early
-    last_checkpoint: Path | None
-
-
-@dataclass(frozen=True)
-class StepResult:
-    metrics: Metrics
-    epoch_accuracy: EpochAccuracy | None  # set when this step finished an epoch
-    epoch: int
-
-
-class GRPOTrainer:
+class GRPOTrainer(Trainer):
     """GRPO on `examples` for `model` (trained in place, in its own dtype and on its own device).
 
     With `resume_from` (a checkpoint folder) pass the same initial model and examples as the original
@@ -100,62 +73,24 @@ class GRPOTrainer:
     ) -> None:
         distributed.require_divisible(config.batch_size, "batch_size")
         distributed.require_divisible(config.mini_batch_prompts, "mini_batch_size")
-        self.distributed = distributed
-        self.config = config
-        self.callbacks = callbacks or NullCallbacks()
-        self.tokenizer = tokenizer
-        self.device = next(model.parameters()).device
-        pad = tokenizer.pad_token_id
-        self.pad_token_id = pad if pad is not None else tokenizer.eos_token_id
-        seed_everything(config.seed)
-
-        model.eval()
-        self.model_dtype = model.dtype
+        super().__init__(model, tokenizer, config, callbacks, distributed)
+        self.config: GRPOConfig = config
         self.reference = _frozen_copy(model) if config.loss.kl_coef > 0 else None
         self.sampler = ExampleSampler(examples, config.batch_size, config.seed, config.repeat_to_batch)
         self.prompt_texts, self.prompt_ids = self._render_prompts(examples)
-        # Before any upcast: a vLLM engine copies the policy in the model's own dtype.
+        # Before the float32 upcast: a vLLM engine copies the policy in the model's own dtype.
         self.rollouts = rollout_engine or create_rollout_engine(
             config.rollout_engine, model, tokenizer, config.rollout_options
         )
-        self.mixed_precision = config.fp32_master_weights and model.dtype in (torch.bfloat16, torch.float16)
-        self.model = model.float() if self.mixed_precision else model
-        self.parameters = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = AdamW(
-            self.parameters,
-            lr=config.lr,
-            betas=config.adam_betas,
-            eps=config.adam_eps,
-            weight_decay=config.loss.weight_decay,
-        )
-        self.scheduler = LambdaLR(self.optimizer, _warmup(config.warmup_steps))
-        self.step = 0
         self.epoch_counts: dict[ExampleKey, list[float]] = {}  # key -> [correct, rollouts] this epoch
         self.accuracy_history: dict[ExampleKey, list[float]] = {}  # key -> accuracy per finished epoch
-        if resume_from is not None:
-            self._resume(Path(resume_from))
-            self.rollouts.sync_weights()
+        self._start(resume_from)
 
     # ------------------------------------------------------------------ run
 
-    def train(self) -> TrainResult:
-        """Run steps until `config.steps` are done or `should_stop()` says so (asked before each step).
-        Data parallel: only rank 0 calls the callbacks and writes checkpoints; its should_stop() is
-        broadcast, and every rank returns once the last checkpoint is complete."""
-        last_checkpoint = None
-        main = self.distributed.is_main
-        while self.step < self.config.steps:
-            if self.distributed.broadcast_flag(main and self.callbacks.should_stop()):
-                return TrainResult(step=self.step, stopped=True, last_checkpoint=last_checkpoint)
-            result = self.train_step()
-            if main:
-                self.callbacks.on_step(self.step, result.metrics)
-                if result.epoch_accuracy is not None:
-                    self.callbacks.on_example_accuracy(result.epoch, result.epoch_accuracy)
-                if self._checkpoint_due():
-                    last_checkpoint = self.save_checkpoint(result.metrics)
-        self.distributed.barrier()
-        return TrainResult(step=self.step, stopped=False, last_checkpoint=last_checkpoint)
+    @property
+    def total_steps(self) -> int:
+        return self.config.steps
 
     def close(self) -> None:
         self.rollouts.close()
@@ -226,7 +161,7 @@ class GRPOTrainer:
             "step_seconds": step_seconds,
             "generation_seconds": gathered.generation_seconds,
         }
-        return StepResult(metrics=metrics, epoch_accuracy=epoch_accuracy, epoch=batch.epoch)
+        return StepResult(metrics=metrics, epoch=batch.epoch, epoch_accuracy=epoch_accuracy)
 
     # ------------------------------------------------------------------ step parts
 
@@ -247,7 +182,8 @@ class GRPOTrainer:
 
     def _generate(self, examples: Sequence[TrainingExample]) -> list[list[Completion]]:
         config = self.config
-        sampling = SamplingConfig(
+        sampling = SamplingConfig.for_template(
+            config.template,
             temperature=config.temperature,
             top_p=config.top_p,
             top_k=config.top_k,
@@ -257,14 +193,10 @@ class GRPOTrainer:
             # samples exactly what the uninterrupted one did. Ranks sample independently (a 1-shot batch
             # repeats one prompt: the same seed on every rank would draw the same responses).
             seed=config.seed * 1_000_003 + self.step + self.distributed.rank * RANK_SEED_STRIDE,
-            stop=get_template(config.template).stop,
         )
         prompts = [self.prompt_texts[example.key] for example in examples]
         with self._autocast():
             return self.rollouts.generate(prompts, sampling)
-
-    def _autocast(self) -> AbstractContextManager:
-        return master_weights_autocast(self.mixed_precision, self.device, self.model_dtype)
 
     def _build_rollout(
         self, examples: list[TrainingExample], completions: list[Completion], rewards: list[float]
@@ -347,7 +279,7 @@ class GRPOTrainer:
 
     def _global_tokens(self, rollout: RolloutBatch | None, minis: Sequence[Tensor]) -> list[float]:
         """Response tokens of each global mini-batch, over all ranks (only token-mean needs them)."""
-        if self.config.loss.agg_mode != "token-mean":
+        if self.config.loss.aggregation != "token-mean":
             return [0.0] * len(minis)
         counts = [float(rollout.response_mask[mini].sum()) if len(mini) else 0.0 for mini in minis]
         local = torch.tensor(counts, dtype=torch.float64, device=self.device)
@@ -364,15 +296,11 @@ class GRPOTrainer:
         constant-normalised seq-mean-token-sum-norm is a plain sum over ranks, the seq-mean modes a share
         in responses. In a single process each weight is 1 for the whole mini-batch, as before."""
         config = self.config
-        if config.micro_batch_size is None and config.loss.agg_mode == "seq-mean-token-sum-norm":
+        if config.micro_batch_size is None and config.loss.aggregation == "seq-mean-token-sum-norm":
             return 1.0
-        if config.micro_batch_size is None and config.loss.agg_mode == "token-mean" and global_tokens:
+        if config.micro_batch_size is None and config.loss.aggregation == "token-mean" and global_tokens:
             return float(part.response_mask.sum()) / global_tokens
         return len(part) / global_rows
-
-    def _optimizer_step(self) -> float:
-        self.distributed.all_reduce_gradients(self.parameters)
-        return clipped_step(self.optimizer, self.parameters, self.config.grad_clip, self.step + 1)
 
     @torch.no_grad()
     def _logps(self, model: PreTrainedModel, rollout: RolloutBatch, chunk_rows: int) -> Tensor:
@@ -402,50 +330,19 @@ class GRPOTrainer:
 
     # ------------------------------------------------------------------ checkpoints
 
-    def _checkpoint_due(self) -> bool:
-        config = self.config
-        return config.output_dir is not None and (
-            self.step % config.save_every == 0 or self.step == config.steps
-        )
-
-    def save_checkpoint(self, metrics: Metrics) -> Path:
-        """Checkpoint the current step under output_dir, prune old ones, report it via on_checkpoint. Only
-        rank 0 writes (the ranks' weights and optimizer states are equal)."""
-        if self.config.output_dir is None:
-            raise ValueError("config.output_dir is not set")
-        if not self.distributed.is_main:
-            raise RuntimeError(f"rank {self.distributed.rank}: only rank 0 writes checkpoints")
-        state = {
-            "sampler": self.sampler.state_dict(),
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {
             "epoch_counts": [[key, hits, total] for key, (hits, total) in self.epoch_counts.items()],
             "accuracy_history": [[key, values] for key, values in self.accuracy_history.items()],
-            "metrics": metrics,
-            "config": self.config.to_dict(),
         }
-        path = save_checkpoint(
-            self.config.output_dir,
-            self.step,
-            self.model,
-            self.tokenizer,
-            self.optimizer,
-            self.scheduler,
-            state,
-            dtype=self.model_dtype,
-        )
-        prune_checkpoints(
-            self.config.output_dir, self.config.keep_last, self.config.best_metric, self.config.best_mode
-        )
-        self.callbacks.on_checkpoint(self.step, str(path), checkpoint_dtype(path))
-        return path
 
-    def _resume(self, path: Path) -> None:
-        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
-        restore_rng_states(path)
-        self.step = int(state["step"])
-        self.sampler.load_state_dict(state["sampler"])
+    def _load_checkpoint_state(self, state: dict[str, Any]) -> None:
         self.epoch_counts = {key: [hits, total] for key, hits, total in state["epoch_counts"]}
         self.accuracy_history = {key: list(values) for key, values in state["accuracy_history"]}
-        logger.info("resumed from %s at step %d", path, self.step)
+
+    def _resume(self, path: Path) -> None:
+        super()._resume(path)
+        self.rollouts.sync_weights()
 
 
 def _outcome(texts: list[str], golds: list[Gold]) -> list[float]:
@@ -462,16 +359,3 @@ def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
     reference = copy.deepcopy(model)
     reference.requires_grad_(False)
     return reference
-
-
-def _warmup(steps: int) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        return 1.0 if steps == 0 else min(1.0, (step + 1) / steps)
-
-    return factor
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)

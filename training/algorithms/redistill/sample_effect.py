@@ -26,7 +26,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from evaluation.benchmarks import Problem
 from evaluation.generation.base import SamplingConfig
 from evaluation.templates import get_template
-from training.grpo.batch import RolloutBatch, response_logps_and_entropy
+from training.batch import RolloutBatch, response_logps_and_entropy
 from training.rewards import score_completions
 from training.rollouts import TransformersRolloutEngine
 
@@ -137,12 +137,12 @@ def held_out_rollouts(
     """Sample `model` K times on each problem (prompts tokenised as the trainers tokenise them)."""
     template = get_template(config.template)
     texts = [template.render(problem, tokenizer) for problem in problems]
-    sampling = SamplingConfig(
+    sampling = SamplingConfig.for_template(
+        config.template,
         temperature=config.temperature,
         max_new_tokens=config.max_new_tokens,
         n=config.rollouts_per_prompt,
         seed=config.seed,
-        stop=template.stop,
     )
     engine = TransformersRolloutEngine(model, tokenizer)
     try:

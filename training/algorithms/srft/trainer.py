@@ -19,10 +19,14 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from evaluation.generation.base import Completion
 from training.advantages import group_advantages
+from training.algorithms.grpo.config import GRPOConfig
+from training.algorithms.grpo.trainer import GRPOTrainer
+from training.algorithms.srft.config import SRFTConfig
+from training.algorithms.srft.loss import compute_srft_loss
+from training.batch import RolloutBatch
+from training.callbacks import Metrics
 from training.examples import TrainingExample
-from training.grpo import GRPOConfig, GRPOTrainer, Metrics, RolloutBatch
 from training.losses import LossBatch, LossOutput
-from training.losses.srft import SRFTConfig, compute_srft_loss
 from training.rewards import score_completions
 
 Row = TypeVar("Row")

@@ -1,0 +1,267 @@
+"""`TrainerConfig` + `Trainer`: what every trainer shares (TRL's base trainer/config pair is the model).
+
+The base owns the loop (`train`: ask `should_stop`, run `train_step`, report, checkpoint on schedule),
+the optimizer (AdamW over float32 master weights for a bf16/fp16 model, under autocast to the model's own
+dtype), the clipped optimizer step, checkpoints (atomic, dtype-true, pruned to `keep_last` besides the best)
+and exact resume. An algorithm's trainer subclasses it and provides:
+
+    total_steps           how many steps the run has
+    train_step()          one step -> StepResult (its metrics; per-example accuracy when an epoch ended)
+    _make_scheduler()     the learning-rate schedule (optional: constant after linear warm-up by default)
+    _checkpoint_state() / _load_checkpoint_state(state)   its own state beyond weights, optimizer, sampler
+
+Data parallel (`distributed`): every rank runs the loop; rank 0 alone reports, checkpoints and decides to
+stop (its `should_stop` is broadcast); gradients are summed over the ranks before each optimizer step.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.optim import AdamW
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from training.callbacks import Metrics, NullCallbacks, TrainerCallbacks
+from training.checkpoints import (
+    checkpoint_dtype,
+    load_checkpoint,
+    prune_checkpoints,
+    restore_rng_states,
+    save_checkpoint,
+)
+from training.distributed import SINGLE_PROCESS, Distributed
+from training.examples import ExampleKey, ExampleSampler
+from training.optim import clipped_step, master_weights_autocast
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Optimizer, checkpoint and run settings of every trainer (field names: the spec's `train:` block's)."""
+
+    lr: float = field(default=1e-6, metadata={"help": "AdamW learning rate (peak, after warm-up)."})
+    warmup_steps: int = field(
+        default=0, metadata={"help": "Linear warm-up over this many steps: lr * min(1, (step + 1) / warmup)."}
+    )
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW (decoupled) weight decay; part of the paper's loss ablation."}
+    )
+    adam_betas: tuple[float, float] = field(default=(0.9, 0.999), metadata={"help": "AdamW betas."})
+    adam_eps: float = field(default=1e-8, metadata={"help": "AdamW epsilon."})
+    grad_clip: float = field(default=1.0, metadata={"help": "Max global gradient norm."})
+    fp32_master_weights: bool = field(
+        default=True,
+        metadata={
+            "help": "For a bf16/fp16 model: train float32 copies of its weights, forward passes under "
+            "autocast to the model's dtype (verl's FSDP mixed precision). In bf16 itself an update of "
+            "lr 1e-6 is below the weights' resolution and is lost. Checkpoints stay in the model's "
+            "dtype, with the float32 weights in master/ for an exact resume."
+        },
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Seeds the data order, the sampling of every step and torch."}
+    )
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Where checkpoints go (one folder per step); None saves nothing."}
+    )
+    save_every: int = field(default=20, metadata={"help": "Checkpoint every N steps, and after the last."})
+    keep_last: int = field(default=3, metadata={"help": "Checkpoints kept besides the best one."})
+    best_metric: str | None = field(
+        default=None,
+        metadata={"help": "Step metric that picks the best checkpoint to keep (e.g. reward_mean)."},
+    )
+    best_mode: Literal["max", "min"] = field(default="max", metadata={"help": "Whether higher is better."})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
+        for name in ("save_every", "keep_last"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.grad_clip <= 0 or self.warmup_steps < 0 or self.weight_decay < 0:
+            raise ValueError("lr and grad_clip must be > 0, warmup_steps and weight_decay >= 0")
+        if self.best_mode not in ("max", "min"):
+            raise ValueError(f"best_mode must be 'max' or 'min', got {self.best_mode!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    step: int  # steps done in all (including those before a resume)
+    stopped: bool  # should_stop ended the run early
+    last_checkpoint: Path | None
+
+
+EpochAccuracy = dict[ExampleKey, float]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    metrics: Metrics
+    epoch: int
+    epoch_accuracy: EpochAccuracy | None = None  # set when this step finished an epoch
+
+
+class Trainer:
+    """Trains `model` in place, in its own dtype and on its own device. A subclass's __init__ calls
+    `super().__init__`, builds what it needs before the optimizer (e.g. a frozen reference copy, which must
+    be taken before the float32 upcast), sets `self.sampler`, then calls `self._start(resume_from)`."""
+
+    sampler: ExampleSampler
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        config: TrainerConfig,
+        callbacks: TrainerCallbacks | None = None,
+        distributed: Distributed = SINGLE_PROCESS,
+    ) -> None:
+        self.config = config
+        self.callbacks = callbacks or NullCallbacks()
+        self.distributed = distributed
+        self.tokenizer = tokenizer
+        self.device = next(model.parameters()).device
+        pad = tokenizer.pad_token_id
+        self.pad_token_id = pad if pad is not None else tokenizer.eos_token_id
+        seed_everything(config.seed)
+        model.eval()  # dropout off: the log-probs of an update are those of the sampler (Qwen has none)
+        self.model = model
+        self.model_dtype = model.dtype
+        self.mixed_precision = config.fp32_master_weights and model.dtype in (torch.bfloat16, torch.float16)
+        self.step = 0
+
+    def _start(self, resume_from: str | Path | None) -> None:
+        """Upcast to float32 master weights where asked, build the optimizer and schedule, and resume."""
+        if self.mixed_precision:
+            self.model = self.model.float()
+        self.parameters = [p for p in self.model.parameters() if p.requires_grad]
+        config = self.config
+        self.optimizer = AdamW(
+            self.parameters,
+            lr=config.lr,
+            betas=config.adam_betas,
+            eps=config.adam_eps,
+            weight_decay=config.weight_decay,
+        )
+        self.scheduler = self._make_scheduler()
+        if resume_from is not None:
+            self._resume(Path(resume_from))
+
+    # ------------------------------------------------------------------ what an algorithm provides
+
+    @property
+    def total_steps(self) -> int:
+        """The run's number of steps."""
+        raise NotImplementedError
+
+    def train_step(self) -> StepResult:
+        """One step: its metrics, and every example's accuracy when the step finished an epoch."""
+        raise NotImplementedError
+
+    def _make_scheduler(self) -> LRScheduler:
+        return LambdaLR(self.optimizer, _warmup(self.config.warmup_steps))
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def close(self) -> None:
+        """Release what the trainer holds besides the model (a generation engine)."""
+
+    # ------------------------------------------------------------------ run
+
+    def train(self) -> TrainResult:
+        """Run steps until `total_steps` are done or `should_stop()` says so (asked before each step)."""
+        last_checkpoint = None
+        main = self.distributed.is_main
+        while self.step < self.total_steps:
+            if self.distributed.broadcast_flag(main and self.callbacks.should_stop()):
+                return TrainResult(step=self.step, stopped=True, last_checkpoint=last_checkpoint)
+            result = self.train_step()
+            if main:
+                self.callbacks.on_step(self.step, result.metrics)
+                if result.epoch_accuracy is not None:
+                    self.callbacks.on_example_accuracy(result.epoch, result.epoch_accuracy)
+                if self._checkpoint_due():
+                    last_checkpoint = self.save_checkpoint(result.metrics)
+        self.distributed.barrier()
+        return TrainResult(step=self.step, stopped=False, last_checkpoint=last_checkpoint)
+
+    def _autocast(self) -> AbstractContextManager:
+        return master_weights_autocast(self.mixed_precision, self.device, self.model_dtype)
+
+    def _optimizer_step(self) -> float:
+        """Sum gradients over the ranks, clip, step; the pre-clip gradient norm."""
+        self.distributed.all_reduce_gradients(self.parameters)
+        return clipped_step(self.optimizer, self.parameters, self.config.grad_clip, self.step + 1)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _checkpoint_due(self) -> bool:
+        config = self.config
+        return config.output_dir is not None and (
+            self.step % config.save_every == 0 or self.step == self.total_steps
+        )
+
+    def save_checkpoint(self, metrics: Metrics) -> Path:
+        """Checkpoint the current step under output_dir, prune old ones, report it via on_checkpoint. Only
+        rank 0 writes (the ranks' weights and optimizer states are equal)."""
+        config = self.config
+        if config.output_dir is None:
+            raise ValueError("config.output_dir is not set")
+        if not self.distributed.is_main:
+            raise RuntimeError(f"rank {self.distributed.rank}: only rank 0 writes checkpoints")
+        state = {
+            "sampler": self.sampler.state_dict(),
+            **self._checkpoint_state(),
+            "metrics": metrics,
+            "config": config.to_dict(),
+        }
+        path = save_checkpoint(
+            config.output_dir,
+            self.step,
+            self.model,
+            self.tokenizer,
+            self.optimizer,
+            self.scheduler,
+            state,
+            dtype=self.model_dtype,
+        )
+        prune_checkpoints(config.output_dir, config.keep_last, config.best_metric, config.best_mode)
+        self.callbacks.on_checkpoint(self.step, str(path), checkpoint_dtype(path))
+        return path
+
+    def _resume(self, path: Path) -> None:
+        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        restore_rng_states(path)
+        self.step = int(state["step"])
+        self.sampler.load_state_dict(state["sampler"])
+        self._load_checkpoint_state(state)
+        logger.info("resumed from %s at step %d", path, self.step)
+
+
+def _warmup(steps: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        return 1.0 if steps == 0 else min(1.0, (step + 1) / steps)
+
+    return factor
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
