@@ -8,7 +8,7 @@ per-example results.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,10 +21,14 @@ from evaluation.templates import get_template, render_prompt
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """What to evaluate and how; None means the benchmark's own default (template, k, temperature, …)."""
+    """What to evaluate and how; None means the benchmark's own default (template, k, temperature, …).
+
+    The prompt template of a benchmark: `templates[benchmark]` if given, else `template` if given, else the
+    benchmark's own (maths: qwen25-math-cot; multiple choice: mc-cot, which asks for the letter)."""
 
     benchmarks: tuple[str, ...]
     template: str | None = None
+    templates: Mapping[str, str] = field(default_factory=dict)
     limit: int | None = None
     n: int | None = None
     temperature: float | None = None
@@ -61,8 +65,7 @@ class BenchmarkRun:
     @property
     def sampling_record(self) -> dict:
         """The sampling settings that identify this evaluation (hashed into EvalResult's key)."""
-        keys = ("temperature", "top_p", "max_new_tokens", "n", "seed")
-        return {key: getattr(self.sampling, key) for key in keys}
+        return sampling_record(self.sampling)
 
     def write_samples(self, path: Path) -> None:
         """Every sample with its prompt, extracted answer and verdict, one JSON object per line."""
@@ -77,6 +80,28 @@ class BenchmarkRun:
                         **asdict(sample),
                     }
                     handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def sampling_record(sampling: SamplingConfig) -> dict:
+    keys = ("temperature", "top_p", "max_new_tokens", "n", "seed")
+    return {key: getattr(sampling, key) for key in keys}
+
+
+@dataclass(frozen=True)
+class EvalSetup:
+    """How one benchmark is evaluated under a config: what identifies its result besides the model."""
+
+    benchmark: BenchmarkSpec
+    template: str
+    sampling: SamplingConfig
+
+
+def setup_for(benchmark_id: str, config: EvalConfig) -> EvalSetup:
+    """The template and sampling a benchmark is evaluated with (known before any model is loaded)."""
+    benchmark = get_benchmark(benchmark_id)
+    template_id = config.templates.get(benchmark_id) or config.template or benchmark.default_template
+    template = get_template(template_id)
+    return EvalSetup(benchmark, template.id, sampling_for(benchmark, template.stop, config))
 
 
 def sampling_for(
@@ -98,11 +123,10 @@ def sampling_for(
 def evaluate_benchmark(
     backend: GenerationBackend, tokenizer, benchmark_id: str, config: EvalConfig
 ) -> BenchmarkRun:
-    benchmark = get_benchmark(benchmark_id)
-    template = get_template(config.template or benchmark.default_template)
+    setup = setup_for(benchmark_id, config)
+    benchmark, sampling = setup.benchmark, setup.sampling
     problems = load_benchmark(benchmark_id, data_dir=config.data_dir, limit=config.limit)
-    prompts = [render_prompt(template.id, problem, tokenizer) for problem in problems]
-    sampling = sampling_for(benchmark, template.stop, config)
+    prompts = [render_prompt(setup.template, problem, tokenizer) for problem in problems]
     completions = backend.generate(prompts, sampling)
 
     extracted = [[extract_answer(c.text, benchmark.grader) for c in group] for group in completions]
@@ -125,7 +149,7 @@ def evaluate_benchmark(
         for s in group
     ]
     score = score_benchmark(outcomes, problems, pass_ks=tuple(k for k in config.pass_ks if k <= sampling.n))
-    return BenchmarkRun(benchmark, template.id, sampling, problems, samples, score, prompts)
+    return BenchmarkRun(benchmark, setup.template, sampling, problems, samples, score, prompts)
 
 
 def evaluate(backend: GenerationBackend, tokenizer, config: EvalConfig) -> list[BenchmarkRun]:

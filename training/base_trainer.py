@@ -32,6 +32,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from training.callbacks import Metrics, NullCallbacks, TrainerCallbacks
 from training.checkpoints import (
+    check_budget,
+    checkpoint_bytes_estimate,
     checkpoint_dtype,
     load_checkpoint,
     prune_checkpoints,
@@ -43,6 +45,14 @@ from training.examples import ExampleKey, ExampleSampler
 from training.optim import clipped_step, master_weights_autocast
 
 logger = logging.getLogger(__name__)
+
+
+CHECKPOINT_DTYPES = {
+    "model": None,
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,33 @@ class TrainerConfig:
         default=None, metadata={"help": "Where checkpoints go (one folder per step); None saves nothing."}
     )
     save_every: int = field(default=20, metadata={"help": "Checkpoint every N steps, and after the last."})
-    keep_last: int = field(default=3, metadata={"help": "Checkpoints kept besides the best one."})
+    keep_last: int = field(
+        default=3,
+        metadata={
+            "help": "Checkpoints kept besides the newest, the best, the pinned ones and those whose "
+            "evaluation is still to come (so it counts evaluated checkpoints)."
+        },
+    )
+    keep_steps: tuple[int, ...] = field(
+        default=(), metadata={"help": "Steps whose checkpoints are never pruned (pinned)."}
+    )
+    checkpoint_dtype: str = field(
+        default="model",
+        metadata={
+            "help": "dtype of a checkpoint's weights: 'model' (the loaded model's own), 'float32' (the "
+            "float32 master weights, as verl saves them) or 'bfloat16' / 'float16'. When it differs from "
+            "the model's own, the untrained policy is saved as step 0 too, so that its evaluation goes "
+            "through the same path as later checkpoints (1-shot RLVR paper, App. B.6: the stored fp32 "
+            "initial checkpoint scores MATH500 39.6 vs 36.0 for the hub bf16 model)."
+        },
+    )
+    disk_budget_gib: float | None = field(
+        default=None,
+        metadata={
+            "help": "Most GiB the run's checkpoints may take; a checkpoint that would pass it fails the run "
+            "before it is written. None = no budget."
+        },
+    )
     best_metric: str | None = field(
         default=None,
         metadata={"help": "Step metric that picks the best checkpoint to keep (e.g. reward_mean)."},
@@ -84,6 +120,11 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
+        object.__setattr__(self, "keep_steps", tuple(self.keep_steps))
+        if self.checkpoint_dtype not in CHECKPOINT_DTYPES:
+            raise ValueError(f"checkpoint_dtype must be one of {list(CHECKPOINT_DTYPES)}")
+        if self.disk_budget_gib is not None and self.disk_budget_gib <= 0:
+            raise ValueError("disk_budget_gib must be > 0 or None")
         for name in ("save_every", "keep_last"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -188,6 +229,8 @@ class Trainer:
         """Run steps until `total_steps` are done or `should_stop()` says so (asked before each step)."""
         last_checkpoint = None
         main = self.distributed.is_main
+        if main and self.step == 0 and self.config.output_dir is not None and self._saves_other_dtype:
+            last_checkpoint = self.save_checkpoint({})  # step 0: the untrained policy as checkpoints store it
         while self.step < self.total_steps:
             if self.distributed.broadcast_flag(main and self.callbacks.should_stop()):
                 return TrainResult(step=self.step, stopped=True, last_checkpoint=last_checkpoint)
@@ -217,14 +260,29 @@ class Trainer:
             self.step % config.save_every == 0 or self.step == self.total_steps
         )
 
+    @property
+    def checkpoint_weights_dtype(self) -> torch.dtype:
+        return CHECKPOINT_DTYPES[self.config.checkpoint_dtype] or self.model_dtype
+
+    @property
+    def _saves_other_dtype(self) -> bool:
+        return self.checkpoint_weights_dtype != self.model_dtype
+
     def save_checkpoint(self, metrics: Metrics) -> Path:
-        """Checkpoint the current step under output_dir, prune old ones, report it via on_checkpoint. Only
-        rank 0 writes (the ranks' weights and optimizer states are equal)."""
+        """Checkpoint the current step under output_dir (within the disk budget), prune old ones (never one
+        whose evaluation is still to come: `callbacks.protected_checkpoints`), report it via on_checkpoint.
+        Only rank 0 writes (the ranks' weights and optimizer states are equal)."""
         config = self.config
         if config.output_dir is None:
             raise ValueError("config.output_dir is not set")
         if not self.distributed.is_main:
             raise RuntimeError(f"rank {self.distributed.rank}: only rank 0 writes checkpoints")
+        dtype = self.checkpoint_weights_dtype
+        budget = None if config.disk_budget_gib is None else int(config.disk_budget_gib * 1024**3)
+        parameters = sum(p.numel() for p in self.model.parameters())
+        master = self.model.dtype == torch.float32 and dtype != torch.float32
+        estimate = checkpoint_bytes_estimate(parameters, dtype, resume_state=True, master_weights=master)
+        check_budget(config.output_dir, estimate, budget, self.step)
         state = {
             "sampler": self.sampler.state_dict(),
             **self._checkpoint_state(),
@@ -239,9 +297,12 @@ class Trainer:
             self.optimizer,
             self.scheduler,
             state,
-            dtype=self.model_dtype,
+            dtype=dtype,
         )
-        prune_checkpoints(config.output_dir, config.keep_last, config.best_metric, config.best_mode)
+        protected = set(config.keep_steps) | set(self.callbacks.protected_checkpoints())
+        prune_checkpoints(
+            config.output_dir, config.keep_last, config.best_metric, config.best_mode, protected=protected
+        )
         self.callbacks.on_checkpoint(self.step, str(path), checkpoint_dtype(path))
         return path
 

@@ -4,6 +4,7 @@ The Celery worker implements `TrainerCallbacks` on top of its ORM reporter (metr
 per-example accuracy, the run's cancel flag); notebooks and tests use `NullCallbacks` or a subclass.
 """
 
+from collections.abc import Collection
 from typing import Protocol, runtime_checkable
 
 from training.examples import ExampleKey
@@ -29,6 +30,10 @@ class TrainerCallbacks(Protocol):
         """Asked before every step; True ends training cleanly (cancellation)."""
         ...
 
+    def protected_checkpoints(self) -> Collection[int]:
+        """Steps whose checkpoints must not be pruned yet (their evaluation is still to come)."""
+        ...
+
 
 class NullCallbacks:
     """Does nothing and never stops: subclass it and override what you need."""
@@ -44,3 +49,6 @@ class NullCallbacks:
 
     def should_stop(self) -> bool:
         return False
+
+    def protected_checkpoints(self) -> Collection[int]:
+        return ()

@@ -9,6 +9,8 @@ Layout of `<directory>/step-00000020/`:
                                those, for an exact resume (a subfolder, so that loaders never see them)
     optimizer.pt        optimizer and lr-scheduler state        (torch.save, loads with weights_only=True)
     rng_state.pt        python, numpy, torch (and CUDA) RNG states
+                        (master/, optimizer.pt and rng_state.pt are the RESUME STATE: only the newest
+                        checkpoint keeps it, `drop_resume_state`; older ones are weights for evaluation)
     trainer_state.json  step, data order, per-example accuracy, the step's metrics, the config
     COMPLETE            written last
 
@@ -23,6 +25,7 @@ scores.
 import json
 import random
 import shutil
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +63,10 @@ class CheckpointWriteError(CheckpointError):
 class CheckpointInfo:
     step: int
     path: Path
+
+
+class CheckpointBudgetError(CheckpointError):
+    """The next checkpoint would take the run's checkpoints past their disk budget: raised before writing."""
 
 
 def checkpoint_path(directory: str | Path, step: int) -> Path:
@@ -166,9 +173,61 @@ def list_checkpoints(directory: str | Path) -> list[CheckpointInfo]:
 
 
 def latest_checkpoint(directory: str | Path) -> Path | None:
-    """The complete checkpoint with the highest step, or None."""
-    checkpoints = list_checkpoints(directory)
-    return checkpoints[-1].path if checkpoints else None
+    """The complete checkpoint with the highest step that a run can resume from (it has its resume state),
+    or None."""
+    resumable = [info for info in list_checkpoints(directory) if has_resume_state(info.path)]
+    return resumable[-1].path if resumable else None
+
+
+def has_resume_state(path: str | Path) -> bool:
+    return (Path(path) / OPTIMIZER_STATE).is_file()
+
+
+def drop_resume_state(path: str | Path) -> int:
+    """Delete a checkpoint's optimizer, RNG and master-weight files (what only a resume needs), keeping its
+    weights for evaluation; returns the bytes freed."""
+    path = Path(path)
+    freed = 0
+    for name in (OPTIMIZER_STATE, RNG_STATE):
+        if (file := path / name).is_file():
+            freed += file.stat().st_size
+            file.unlink()
+    if (master := path / MASTER_WEIGHTS).is_dir():
+        freed += folder_size(master)
+        shutil.rmtree(master)
+    return freed
+
+
+def folder_size(path: str | Path) -> int:
+    """Bytes of the files under `path` (0 if it is gone)."""
+    path = Path(path)
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
+
+
+def checkpoint_bytes_estimate(
+    parameters: int, weights_dtype: torch.dtype, resume_state: bool, master_weights: bool
+) -> int:
+    """Bytes one checkpoint of a model with `parameters` parameters takes: its weights in `weights_dtype`,
+    and with `resume_state` AdamW's two float32 moments (+ the float32 master weights when they are kept
+    beside weights of another dtype). Tokenizer and JSON files are small beside them and not counted."""
+    size = parameters * torch.finfo(weights_dtype).bits // 8
+    if resume_state:
+        size += parameters * 4 * (2 + int(master_weights))
+    return size
+
+
+def check_budget(directory: str | Path, next_bytes: int, budget_bytes: int | None, step: int) -> None:
+    """CheckpointBudgetError when the checkpoints under `directory` and `next_bytes` exceed the budget."""
+    if budget_bytes is None:
+        return
+    used = folder_size(directory)
+    if used + next_bytes > budget_bytes:
+        gib = 1024**3
+        raise CheckpointBudgetError(
+            f"the checkpoint of step {step} needs about {next_bytes / gib:.2f} GiB, and this run's "
+            f"checkpoints already use {used / gib:.2f} GiB of their {budget_bytes / gib:.2f} GiB budget "
+            "(train.disk_budget_gib): raise the budget, lower train.keep_last, or save less often"
+        )
 
 
 def read_trainer_state(path: str | Path) -> dict[str, Any]:
@@ -248,15 +307,23 @@ def prune_checkpoints(
     keep_last: int,
     best_metric: str | None = None,
     mode: Literal["max", "min"] = "max",
+    protected: Collection[int] = (),
 ) -> list[Path]:
-    """Delete complete checkpoints except the `keep_last` newest and, with `best_metric`, the one whose
-    recorded step metrics are best by that key (the earliest on ties). Returns the deleted paths."""
+    """Delete complete checkpoints except: the newest (a resume starts there); the `protected` steps (an
+    evaluation still needs them, or they are pinned); the `keep_last` newest of the others (so keep_last
+    counts checkpoints whose evaluations are done); and, with `best_metric`, the one whose recorded step
+    metrics are best by that key (the earliest on ties). Only the newest keeps its resume state
+    (optimizer, RNG, master weights): the others keep their weights. Returns the deleted paths."""
     if keep_last < 1:
         raise ValueError(f"keep_last must be >= 1, got {keep_last}")
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
     checkpoints = list_checkpoints(directory)
-    keep = {info.path for info in checkpoints[-keep_last:]}
+    if not checkpoints:
+        return []
+    unprotected = [info for info in checkpoints if info.step not in protected]
+    keep = {checkpoints[-1].path} | {info.path for info in checkpoints if info.step in protected}
+    keep |= {info.path for info in unprotected[-keep_last:]}
     if best_metric is not None:
         scored = [
             (value, info.path)
@@ -269,6 +336,9 @@ def prune_checkpoints(
     removed = [info.path for info in checkpoints if info.path not in keep]
     for path in removed:
         # Drop the marker first: a crash mid-delete must not leave a folder that still looks complete.
-        (path / COMPLETE).unlink()
-        shutil.rmtree(path)
+        (path / COMPLETE).unlink(missing_ok=True)
+        shutil.rmtree(path, ignore_errors=True)
+    for info in checkpoints[:-1]:
+        if info.path in keep:
+            drop_resume_state(info.path)
     return removed

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from rlab.experiments.models import Run
+from rlab.experiments.models import EvalRequest, Run
 
 RECORDED_PACKAGES = ("torch", "transformers", "trl", "vllm", "accelerate")
 
@@ -67,3 +67,29 @@ def claim_run(run_id: int, worker: str) -> Run | None:
         run.versions = dict(package_versions())
         run.save(update_fields=["status", "worker", "attempts", "started_at", "heartbeat_at", "versions"])
     return run
+
+
+def claim_evaluation(request_id: int, worker: str) -> EvalRequest | None:
+    """Mark the evaluation request `running` for `worker` and return it (with its run and checkpoint); None
+    if it is done, failed, gone, or running under a worker whose heartbeat is fresh. Of two workers given the
+    same request (a re-delivered message, a re-sent stale one) exactly one evaluates it."""
+    now = timezone.now()
+    with transaction.atomic():
+        request = (
+            EvalRequest.objects.select_for_update()
+            .filter(pk=request_id)
+            .filter(
+                Q(status=EvalRequest.Status.QUEUED)
+                | Q(status=EvalRequest.Status.RUNNING, heartbeat_at__lt=stale_before())
+            )
+            .first()
+        )
+        if request is None:
+            return None
+        request.status = EvalRequest.Status.RUNNING
+        request.worker = worker
+        request.attempts += 1
+        request.started_at = request.started_at or now
+        request.heartbeat_at = now
+        request.save(update_fields=["status", "worker", "attempts", "started_at", "heartbeat_at"])
+    return EvalRequest.objects.select_related("run__team", "checkpoint").get(pk=request_id)

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from django.db import transaction
+
 from rlab.catalog.seeding import benchmark_dataset
-from rlab.experiments.models import Checkpoint, Run
+from rlab.experiments.models import Checkpoint, EvalRequest, Run
 from rlab.results.models import EvalResult
-from rlab.spec import parse_run_ref
+from rlab.spec import SpecV1
 from workers.artifacts import writing
 from workers.model_refs import run_model
 
@@ -26,25 +28,38 @@ logger = logging.getLogger(__name__)
 EVALUATE_TASK = "workers.tasks.evaluate_model"
 
 
-def enqueue_evaluation(run: Run, checkpoint: Checkpoint | None = None) -> None:
-    from rlab.celery import app
+def enqueue_evaluation(run: Run, checkpoint: Checkpoint | None = None) -> EvalRequest:
+    """Ask for the evaluation of the run's base model (no checkpoint) or a checkpoint: one EvalRequest per
+    target, its task sent (ahead of queued training runs) while it is queued."""
+    request = EvalRequest.ask(run, checkpoint)
+    if request.status == EvalRequest.Status.QUEUED:
+        send_evaluation(request)
+    return request
 
-    app.send_task(EVALUATE_TASK, args=[run.id, checkpoint.id if checkpoint else None], queue=run.queue)
+
+def send_evaluation(request: EvalRequest) -> None:
+    from rlab.celery import EVALUATION_PRIORITY, app
+
+    queue = request.run.queue
+    transaction.on_commit(
+        lambda: app.send_task(EVALUATE_TASK, args=[request.pk], queue=queue, priority=EVALUATION_PRIORITY)
+    )
 
 
-def eval_config_from_spec(config: dict):
+def eval_config_from_spec(spec: SpecV1):
     from evaluation.runner import EvalConfig
 
-    block, sampling = config["eval"], config["eval"]["sampling"]
+    block, sampling = spec.eval, spec.eval.sampling
     return EvalConfig(
-        benchmarks=tuple(block["suite"]),
-        template=block["template"],
-        limit=block["limit"],
-        n=sampling["n"],
-        temperature=sampling["temperature"],
-        top_p=sampling["top_p"],
-        max_new_tokens=sampling["max_new_tokens"],
-        seed=sampling["seed"],
+        benchmarks=tuple(block.suite),
+        template=block.template,
+        templates=dict(block.templates),
+        limit=block.limit,
+        n=sampling.n,
+        temperature=sampling.temperature,
+        top_p=sampling.top_p,
+        max_new_tokens=sampling.max_new_tokens,
+        seed=sampling.seed,
     )
 
 
@@ -112,19 +127,28 @@ def _metrics(score) -> dict:
     }
 
 
-def _already_done(run: Run, checkpoint_id: int | None, model_ref: str) -> set[str]:
+def planned_setups(spec: SpecV1) -> dict[str, tuple[str, str]]:
+    """benchmark → (template, sampling hash) the spec evaluates it with: what, with the model, identifies a
+    result. Known before any model loads, so a recorded evaluation is found without generating."""
+    from evaluation.runner import sampling_record, setup_for
+
+    config = eval_config_from_spec(spec)
+    setups = {benchmark: setup_for(benchmark, config) for benchmark in config.benchmarks}
+    return {
+        benchmark: (setup.template, EvalResult.hash_sampling(sampling_record(setup.sampling)))
+        for benchmark, setup in setups.items()
+    }
+
+
+def recorded_benchmarks(run: Run, checkpoint_id: int | None, model_ref: str) -> set[str]:
+    """The run's benchmarks recorded already for this model or checkpoint with the spec's own template and
+    sampling (a base model evaluated with other settings for another run does not count)."""
+    setups = planned_setups(SpecV1.model_validate(run.config))
     target = EvalResult.make_target_key(run.team_id, model_ref, checkpoint_id)
-    return set(EvalResult.objects.filter(target_key=target).values_list("benchmark__key", flat=True))
-
-
-def all_recorded(run: Run, checkpoint_id: int | None) -> bool:
-    """Whether the run's whole suite is recorded already for the checkpoint (or the base model): a repeated
-    or re-delivered task's exit, decided before any folder, log or model is touched. A base model named
-    `run:NAME[@STEP]` is known only once resolved in the run's folder, so it is never decided here."""
-    model_id = run.config["model"]["id"]
-    if checkpoint_id is None and parse_run_ref(model_id) is not None:
-        return False
-    return set(run.config["eval"]["suite"]) <= _already_done(run, checkpoint_id, model_id)
+    recorded = EvalResult.objects.filter(target_key=target).values_list(
+        "benchmark__key", "template", "sampling_hash"
+    )
+    return {name for name, template, hashed in recorded if setups.get(name) == (template, hashed)}
 
 
 def record_outcome(
@@ -165,22 +189,20 @@ def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) 
     """Evaluate the base model (checkpoint None) or a checkpoint of `run` on its spec's suite.
 
     Benchmarks already recorded for this model, template and sampling are skipped, so the base model is
-    evaluated once per team and a re-delivered task writes nothing twice.
+    evaluated once per team, model, template and sampling, and a re-delivered task writes nothing twice.
     """
     from evaluation.runner import evaluate_benchmark
 
-    config = run.config
+    spec = SpecV1.model_validate(run.config)
     model = run_model(run, artifact_dir)
     model_ref = model.label
-    eval_config = eval_config_from_spec(config)
-    done = _already_done(run, checkpoint.id if checkpoint else None, model_ref)
+    eval_config = eval_config_from_spec(spec)
+    done = recorded_benchmarks(run, checkpoint.id if checkpoint else None, model_ref)
     todo = [b for b in eval_config.benchmarks if b not in done]
     if not todo:
         return []
     weights = checkpoint.path if checkpoint else model.weights
-    backend = warm_backend(
-        backend_name(config["eval"]["backend"]), model_ref, weights, config["model"]["dtype"]
-    )
+    backend = warm_backend(backend_name(spec.eval.backend), model_ref, weights, spec.model.dtype)
     tokenizer = backend_tokenizer(backend, weights)
     label = f"step-{checkpoint.step}" if checkpoint else "base"
     results = []

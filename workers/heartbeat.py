@@ -1,30 +1,29 @@
-"""A background heartbeat, so a run inside one long step still shows that its worker is alive."""
+"""A background heartbeat: a run (or an evaluation) inside one long step still shows its worker is alive."""
 
 import threading
 from types import TracebackType
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
-
-from rlab.experiments.models import Run
 
 
 class Heartbeat:
-    """Writes Run.heartbeat_at every `interval` seconds while the `with` block runs."""
+    """Writes `heartbeat_at` of `rows` (e.g. the running run) every `interval` seconds while the `with`
+    block runs."""
 
-    def __init__(self, run_id: int, interval: float | None = None):
-        self.run_id = run_id
+    def __init__(self, rows: QuerySet, interval: float | None = None):
+        self.rows = rows
         self.interval = interval or settings.RLAB_HEARTBEAT_SECONDS
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-run-{run_id}", daemon=True)
+        name = f"heartbeat-{rows.model.__name__}"
+        self._thread = threading.Thread(target=self._beat, name=name, daemon=True)
 
     def _beat(self) -> None:
         try:
             while not self._stop.wait(self.interval):
-                Run.objects.filter(pk=self.run_id, status=Run.Status.RUNNING).update(
-                    heartbeat_at=timezone.now()
-                )
+                self.rows.update(heartbeat_at=timezone.now())
         finally:
             connection.close()  # this thread's own database connection
 

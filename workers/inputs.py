@@ -22,7 +22,7 @@ from rlab.catalog.rankings import resolve_examples
 from rlab.catalog.variants import label_noise_variant
 from rlab.experiments.checkpoint_refs import finished_run, run_checkpoint
 from rlab.experiments.models import Run
-from workers.evaluation import backend_name, backend_tokenizer
+from workers.evaluation import backend_name, backend_tokenizer, eval_config_from_spec
 from workers.model_refs import usable
 from workers.reporting import RunReporter
 
@@ -167,6 +167,7 @@ def store_sample_effects(reporter: RunReporter, samples: list, path: Path, train
     first eval benchmark's first problems that are not among the samples' own, written into the samples
     file."""
     from evaluation.benchmarks import load_benchmark
+    from evaluation.runner import setup_for
     from training.algorithms.redistill.sample_effect import (
         SampleEffectConfig,
         held_out_gradient,
@@ -181,7 +182,7 @@ def store_sample_effects(reporter: RunReporter, samples: list, path: Path, train
     candidates = load_benchmark(evaluation.suite[0], limit=wanted + len(trained_on))
     problems = [p for p in candidates if p.problem not in trained_on][:wanted]  # held out: not trained on
     measure = SampleEffectConfig(
-        template=evaluation.template,
+        template=setup_for(evaluation.suite[0], eval_config_from_spec(spec)).template,
         rollouts_per_prompt=max(block.samples_per_prompt, 2),
         temperature=block.temperature or 1.0,  # greedy K samples would be identical: no signal
         max_new_tokens=block.max_new_tokens or spec.train.max_response_length,

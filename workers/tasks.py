@@ -5,17 +5,18 @@ import traceback
 
 from celery import Task, shared_task
 from celery.signals import task_prerun
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from rlab.experiments.models import Checkpoint, Run
+from rlab.experiments.models import EvalRequest, Run
 from rlab.experiments.submission import EXECUTE_RUN_TASK, enqueue_run
 from workers.artifacts import ArtifactError, StorageError, prepare_artifact_dir, run_log, storage_failure
-from workers.claim import claim_run, stale_before, worker_name
-from workers.evaluation import EVALUATE_TASK, all_recorded, evaluate_model
+from workers.claim import claim_evaluation, claim_run, stale_before, worker_name
+from workers.evaluation import EVALUATE_TASK, evaluate_model, send_evaluation
 from workers.heartbeat import Heartbeat
 from workers.launch import job_for
 from workers.reporting import RunCancelled, RunReporter
+from workers.retention import prune_after_evaluation
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +29,25 @@ def _reuse_or_replace_connections(sender: Task, **kwargs: object) -> None:
         close_old_connections()
 
 
+ERROR_MESSAGE_CHARS = 500  # an evaluation's error as the run page shows it; run.log has the traceback
+
+
 def _finish(run: Run, status: str, error: str = "") -> None:
+    """Record how the run's training ended; a success whose evaluations are still open is `evaluating`."""
     now = timezone.now()
-    Run.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=now, heartbeat_at=now)
+    with transaction.atomic():
+        Run.objects.select_for_update().filter(pk=run.pk).first()
+        if status == Run.Status.SUCCEEDED and run.eval_requests.filter(status__in=EvalRequest.OPEN).exists():
+            status = Run.Status.EVALUATING
+        Run.objects.filter(pk=run.pk).update(status=status, error=error, finished_at=now, heartbeat_at=now)
+
+
+def settle_run(run_id: int) -> None:
+    """An evaluating run whose evaluations are all recorded (or failed) has succeeded."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id, status=Run.Status.EVALUATING).first()
+        if run is not None and not run.eval_requests.filter(status__in=EvalRequest.OPEN).exists():
+            Run.objects.filter(pk=run_id).update(status=Run.Status.SUCCEEDED, finished_at=timezone.now())
 
 
 @shared_task(name=EXECUTE_RUN_TASK)
@@ -46,7 +63,7 @@ def execute_run(run_id: int) -> str:
         _finish(run, Run.Status.FAILED, str(error))
         return Run.Status.FAILED
     job = job_for(run.config)
-    with run_log(artifact_dir) as log, Heartbeat(run.pk):
+    with run_log(artifact_dir) as log, Heartbeat(Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING)):
         logger.info("run %s (attempt %d) started on %s", run.name, run.attempts, run.worker)
         try:
             job(RunReporter(run, artifact_dir))
@@ -80,27 +97,57 @@ def requeue_stale_runs() -> list[int]:
     return [run.pk for run in stale]
 
 
+@shared_task(name="workers.tasks.requeue_stale_evaluations")
+def requeue_stale_evaluations() -> list[int]:
+    """Send again the evaluations whose worker stopped sending heartbeats (killed during the evaluation):
+    the next worker claims them, and the broker's own late re-delivery finds them taken or done."""
+    stale = list(
+        EvalRequest.objects.filter(status=EvalRequest.Status.RUNNING, heartbeat_at__lt=stale_before())
+        .select_related("run")
+    )
+    for request in stale:
+        logger.warning("evaluation %s: silent since %s; sending it again", request, request.heartbeat_at)
+        send_evaluation(request)
+    return [request.pk for request in stale]
+
+
 @shared_task(name=EVALUATE_TASK)
-def evaluate_model_task(run_id: int, checkpoint_id: int | None = None) -> int:
-    """Evaluate a run's base model (no checkpoint) or one checkpoint; returns the number of new results."""
-    run = Run.objects.select_related("team").filter(pk=run_id).first()
-    if run is not None and all_recorded(run, checkpoint_id):
+def evaluate_model_task(request_id: int) -> int:
+    """Evaluate what one EvalRequest asks for (a run's base model or a checkpoint); returns the number of new
+    results. A request that is done, failed or taken by a live worker is skipped."""
+    request = claim_evaluation(request_id, worker_name())
+    if request is None:
         return 0
-    checkpoint = Checkpoint.objects.filter(pk=checkpoint_id, run=run).first() if checkpoint_id else None
-    if run is None or (checkpoint_id and checkpoint is None):
-        logger.info("run %s or checkpoint %s no longer exists; nothing to evaluate", run_id, checkpoint_id)
-        return 0
+    run, checkpoint = request.run, request.checkpoint
     try:
         artifact_dir = prepare_artifact_dir(run)
     except ArtifactError as error:
+        _end_evaluation(request, str(error))
         fail_run(run, str(error))
         return 0
-    with run_log(artifact_dir):
+    count, error = 0, ""
+    with run_log(artifact_dir), Heartbeat(EvalRequest.objects.filter(pk=request.pk)):
         try:
-            return len(evaluate_model(run, checkpoint, artifact_dir))
-        except StorageError as error:
-            fail_run(run, str(error))
-            return 0
+            count = len(evaluate_model(run, checkpoint, artifact_dir))
+        except StorageError as exc:
+            error = str(exc)
+            fail_run(run, error)
+        except Exception as exc:
+            logger.exception("evaluation %s failed", request)
+            error = f"{type(exc).__name__}: {exc}"
+    _end_evaluation(request, error)
+    if not error:
+        prune_after_evaluation(run)
+    return count
+
+
+def _end_evaluation(request: EvalRequest, error: str) -> None:
+    """Mark the request done (or failed with a short message), then settle its run."""
+    status = EvalRequest.Status.FAILED if error else EvalRequest.Status.DONE
+    if len(error) > ERROR_MESSAGE_CHARS:
+        error = error[: ERROR_MESSAGE_CHARS - 1] + "…"
+    EvalRequest.objects.filter(pk=request.pk).update(status=status, error=error, finished_at=timezone.now())
+    settle_run(request.run_id)
 
 
 def fail_run(run: Run, message: str) -> None:
@@ -108,7 +155,7 @@ def fail_run(run: Run, message: str) -> None:
     and stops after its current step (execute_run then finishes it as failed)."""
     logger.error("run %s: %s", run.name, message)
     now = timezone.now()
-    Run.objects.filter(pk=run.pk, status=Run.Status.SUCCEEDED).update(
+    Run.objects.filter(pk=run.pk, status__in=(Run.Status.SUCCEEDED, Run.Status.EVALUATING)).update(
         status=Run.Status.FAILED, error=message, finished_at=now
     )
     unfinished = Run.objects.filter(pk=run.pk).exclude(status__in=Run.FINISHED)

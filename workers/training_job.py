@@ -17,13 +17,12 @@ from workers.evaluation import enqueue_evaluation
 from workers.inputs import INPUTS, RunInputs
 from workers.model_refs import run_model
 from workers.reporting import RunCancelled, RunReporter
+from workers.retention import CHECKPOINT_DIR, protected_steps
 
 if TYPE_CHECKING:
     from training.distributed import Distributed
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINT_DIR = "checkpoints"
 
 
 @dataclass
@@ -51,6 +50,9 @@ class DatabaseCallbacks:
         except RunCancelled:
             return True
         return False
+
+    def protected_checkpoints(self) -> set[int]:
+        return protected_steps(self.reporter.run)
 
 
 def _run_inputs(reporter: RunReporter) -> tuple:

@@ -8,7 +8,13 @@ from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rlab.settings")
 
-QUEUES = ("gpu", "cpu")
+MAINTENANCE_QUEUE = "maintenance"  # the scheduler's checks (rlab beat); every worker consumes it
+QUEUES = ("gpu", "cpu", MAINTENANCE_QUEUE)
+# Message priorities on one queue (Redis: 0 is served first; kombu's steps are 0, 3, 6, 9): a checkpoint's
+# evaluation goes ahead of training runs that were queued before it, and runs keep their FIFO order among
+# themselves. The filesystem transport of `make demo` has no priorities.
+EVALUATION_PRIORITY = 0
+RUN_PRIORITY = 6
 
 app = Celery("rlab", include=["workers.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")

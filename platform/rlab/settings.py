@@ -148,20 +148,25 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": 6 * 3600}
+    # Redis re-delivers a message its worker has not acknowledged after this long (a killed worker's
+    # task). Claims make a re-delivery of a live task harmless (it is skipped), so it only needs to be
+    # longer than a worker takes to pick a message up; stale heartbeats re-send sooner (rlab beat).
+    else {"visibility_timeout": float(os.environ.get("RLAB_VISIBILITY_TIMEOUT", "3600"))}
 )
 
 # Celery's Django fix-up closes every database connection before and after each task unless this is set;
 # it then closes them after this many tasks only, and CONN_MAX_AGE / health checks decide the rest.
 CELERY_DB_REUSE_MAX = 1000
 
-# Workers started with --beat look for runs whose worker died (no heartbeat) and queue them again.
+# `rlab beat` (one per site) looks for runs and evaluations whose worker died (no heartbeat) and sends
+# them again; its checks go to their own queue and expire after one interval, so they never pile up.
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stale-runs": {
-        "task": "workers.tasks.requeue_stale_runs",
+    name: {
+        "task": f"workers.tasks.{name.replace('-', '_')}",
         "schedule": RLAB_STALE_CHECK_SECONDS,
-        "options": {"queue": "cpu"},
-    },
+        "options": {"queue": "maintenance", "expires": RLAB_STALE_CHECK_SECONDS},
+    }
+    for name in ("requeue-stale-runs", "requeue-stale-evaluations")
 }
 
 LOGGING = {

@@ -195,7 +195,23 @@ class TrainSpec(Block):
     weight_decay: float = Field(0.01, ge=0)
     grad_clip: float = Field(1.0, gt=0)
     save_every: int = Field(20, ge=1, description="Checkpoint every N steps.")
-    keep_last: int = Field(3, ge=1, description="Checkpoints kept besides the best one.")
+    keep_last: int = Field(
+        3,
+        ge=1,
+        description="Evaluated checkpoints kept besides the newest, the best and keep_steps; a checkpoint "
+        "is never pruned before its evaluation is recorded.",
+    )
+    keep_steps: list[int] = Field(
+        default_factory=list, description="Steps whose checkpoints are never pruned (e.g. [0, 1540])."
+    )
+    checkpoint_dtype: Literal["model", "float32", "bfloat16", "float16"] = Field(
+        "model",
+        description="Weights dtype of checkpoints: model = the loaded model's own; float32 = the fp32 master "
+        "weights (as verl saves them). When it differs, step 0 is saved and evaluated too (paper App. B.6).",
+    )
+    disk_budget_gib: float | None = Field(
+        None, gt=0, description="Most GiB this run's checkpoints may use; empty = no budget."
+    )
     seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
@@ -217,7 +233,14 @@ class SamplingSpec(Block):
 
 class EvalSpec(Block):
     suite: list[str] = Field(["math500"], min_length=1, description="Benchmark ids.")
-    template: str = Field("qwen25-math-cot")
+    template: str | None = Field(
+        None,
+        description="One prompt template for every benchmark; empty = each benchmark's own (maths: "
+        "qwen25-math-cot; multiple choice: mc-cot, which asks for the letter).",
+    )
+    templates: dict[str, str] = Field(
+        default_factory=dict, description="Benchmark id → prompt template, over `template` for those."
+    )
     every: int = Field(20, ge=1, description="Evaluate every N training steps (each checkpoint).")
     sampling: SamplingSpec = Field(default_factory=SamplingSpec)
     limit: int | None = Field(None, ge=1, description="First N problems per benchmark (smoke runs).")
@@ -376,7 +399,14 @@ def _registry_errors(spec: SpecV1) -> list[FieldError]:
         for i, name in enumerate(spec.eval.suite)
         if name not in benchmarks
     ]
-    template_fields = [("eval.template", spec.eval.template)]
+    errors += [
+        FieldError(f"eval.templates.{name}", f"{name!r} is not in eval.suite")
+        for name in spec.eval.templates
+        if name not in spec.eval.suite
+    ]
+    template_fields = [(f"eval.templates.{b}", t) for b, t in spec.eval.templates.items()]
+    if spec.eval.template is not None:
+        template_fields.append(("eval.template", spec.eval.template))
     if spec.data is not None:
         template_fields.append(("data.template", spec.data.template))
     errors += [

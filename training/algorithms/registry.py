@@ -16,12 +16,13 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 PACKAGE = "training.algorithms"
 ENTRY_MODULE = "entry"
@@ -30,9 +31,33 @@ Inputs = Literal["dataset", "source_run"]
 
 
 class SpecBlock(BaseModel):
-    """Base of every spec block: unknown fields are errors, not silently ignored."""
+    """Base of every spec block: unknown fields are errors, not silently ignored, and a YAML yes/no/true is
+    no number (pydantic would read `lr: yes` as 1.0)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field_info = cls.model_fields.get(info.field_name or "")
+        values = value if isinstance(value, list) else [value]
+        if field_info is not None and _numeric(field_info.annotation) and any(
+            isinstance(item, bool) for item in values
+        ):
+            raise ValueError(f"must be a number, not {value!r} (YAML reads yes/no/on/off as true/false)")
+        return value
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field holds numbers (int, float, numeric Literal, lists or optionals of them) and no bool."""
+    if annotation is bool:
+        return False
+    if annotation in (int, float):
+        return True
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is Literal:
+        return all(isinstance(a, int | float) and not isinstance(a, bool) for a in args)
+    return any(_numeric(arg) for arg in args) and bool not in args
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,15 @@
 """The registry of subcommands, in the order `rlab --help` lists them."""
 
-from rlab.cli import data_commands, eval_command, grade_command, runs_command, serve, spec_commands, worker
+from rlab.cli import (
+    beat,
+    data_commands,
+    eval_command,
+    grade_command,
+    runs_command,
+    serve,
+    spec_commands,
+    worker,
+)
 
 COMMANDS = [
     spec_commands.Validate,
@@ -11,5 +20,6 @@ COMMANDS = [
     grade_command.Grade,
     serve.Serve,
     worker.Worker,
+    beat.Beat,
     serve.Demo,
 ]

@@ -1,4 +1,5 @@
-"""`rlab serve` (web + worker on embedded defaults) and `rlab demo` (serve, then run the demo spec)."""
+"""`rlab serve` (web, worker and scheduler on embedded defaults) and `rlab demo` (serve, then run the demo
+spec)."""
 
 import argparse
 import os
@@ -52,7 +53,8 @@ def _services(host: str, port: int, worker: bool):
     web = [sys.executable, "-m", "django", "runserver", f"{host}:{port}", "--noreload"]
     children = [subprocess.Popen(web, env=env)]
     if worker:
-        children.append(subprocess.Popen([sys.executable, "-m", "rlab.cli", "worker", "--beat"], env=env))
+        for command in ("worker", "beat"):
+            children.append(subprocess.Popen([sys.executable, "-m", "rlab.cli", command], env=env))
     try:
         _wait_until_up(f"http://{host}:{port}/accounts/login/", children)
         yield children

@@ -9,13 +9,13 @@ from rlab.cli.common import setup_django
 DEFAULT_CONCURRENCY = 1
 
 
-def worker_argv(queues: str, concurrency: int, beat: bool = False) -> list[str]:
-    from rlab.celery import app
-    from rlab.paths import VAR_DIR
+def worker_argv(queues: str, concurrency: int) -> list[str]:
+    """Celery's worker arguments; every worker also consumes the scheduler's `maintenance` queue."""
+    from rlab.celery import MAINTENANCE_QUEUE, app
 
-    argv = ["worker", "-Q", queues, "-c", str(concurrency), "--prefetch-multiplier", "1", "-l", "INFO"]
-    if beat:
-        argv += ["--beat", "--schedule", str(VAR_DIR / "celerybeat-schedule")]
+    names = list(dict.fromkeys([*queues.split(","), MAINTENANCE_QUEUE]))
+    argv = ["worker", "-Q", ",".join(names), "-c", str(concurrency), "--prefetch-multiplier", "1"]
+    argv += ["-l", "INFO"]
     if app.conf.broker_url.startswith("filesystem"):
         # The filesystem transport has no broadcast: run without the cluster chatter that needs it.
         argv += ["--pool", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat"]
@@ -28,11 +28,6 @@ class Worker:
         parser = subparsers.add_parser("worker", help="run a Celery worker")
         parser.add_argument("--queue", default="gpu,cpu", help="queues to consume, comma-separated")
         parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
-        parser.add_argument(
-            "--beat",
-            action="store_true",
-            help="also run the scheduler that re-queues runs whose worker died (one per site)",
-        )
         parser.set_defaults(run=Worker.run)
 
     @staticmethod
@@ -43,5 +38,5 @@ class Worker:
         setup_django()
         from rlab.celery import app
 
-        app.worker_main(worker_argv(args.queue, args.concurrency, args.beat))
+        app.worker_main(worker_argv(args.queue, args.concurrency))
         return 0

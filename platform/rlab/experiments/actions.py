@@ -18,7 +18,7 @@ def cancel_runs(runs: QuerySet[Run]) -> int:
     """Cancel the unfinished runs among `runs`; returns how many. Running ones stop after their current
     step (their worker checks `cancel_requested`); queued ones are cancelled at once, and a worker that
     claims one later skips it. The flag goes first, so a run claimed between the two updates still stops."""
-    unfinished = runs.exclude(status__in=Run.FINISHED)
+    unfinished = runs.exclude(status__in=(*Run.FINISHED, Run.Status.EVALUATING))  # training is over
     with transaction.atomic():
         count = unfinished.update(cancel_requested=True)
         unfinished.filter(status=Run.Status.QUEUED).update(

@@ -66,6 +66,8 @@ class Run(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
+        # Training is done; an evaluation it asked for is not recorded yet (queued or running).
+        EVALUATING = "evaluating"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
@@ -207,3 +209,58 @@ class EpochAccuracy(models.Model):
             unique_fields=["run", "epoch"],
             update_fields=["accuracy"],
         )
+
+
+class EvalRequest(models.Model):
+    """An evaluation a run asked for: its base model (no checkpoint) or one checkpoint on the spec's suite.
+
+    Kept until recorded, so that nothing loses it: its checkpoint is not pruned while it is open
+    (workers.retention), a worker killed during it leaves it `running` with a stale heartbeat and the
+    scheduler sends it again (workers.tasks.requeue_stale_evaluations), and the run is `evaluating`, not
+    `succeeded`, until every one is done or failed. A failure keeps its message for the run page.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    OPEN = (Status.QUEUED, Status.RUNNING)
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="eval_requests")
+    checkpoint = models.ForeignKey(
+        Checkpoint, null=True, blank=True, on_delete=models.CASCADE, related_name="eval_requests"
+    )
+    target = models.CharField(max_length=40, help_text="'base' or 'step-<n>': unique per run.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error = models.TextField(blank=True, help_text="Why it failed, in a line or two (the log has the rest).")
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["run", "target"], name="unique_eval_request")]
+
+    def __str__(self) -> str:
+        return f"{self.run.name} {self.target}: {self.status}"
+
+    @staticmethod
+    def target_for(checkpoint: Checkpoint | None) -> str:
+        return f"step-{checkpoint.step}" if checkpoint is not None else "base"
+
+    @classmethod
+    def ask(cls, run: Run, checkpoint: Checkpoint | None = None) -> "EvalRequest":
+        """The run's request for this target, made once (a repeated ask returns the same row)."""
+        request, _ = cls.objects.get_or_create(
+            run=run, target=cls.target_for(checkpoint), defaults={"checkpoint": checkpoint}
+        )
+        return request
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN

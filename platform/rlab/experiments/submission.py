@@ -34,9 +34,9 @@ def planned_steps(config: dict) -> int:
 
 def enqueue_run(run: Run) -> None:
     """Send the run's task by name: the web process never imports the worker code (or torch)."""
-    from rlab.celery import app
+    from rlab.celery import RUN_PRIORITY, app
 
-    app.send_task(EXECUTE_RUN_TASK, args=[run.id], queue=run.queue)
+    app.send_task(EXECUTE_RUN_TASK, args=[run.id], queue=run.queue, priority=RUN_PRIORITY)
 
 
 def check_catalog(team, points: list[SpecV1]) -> None:
