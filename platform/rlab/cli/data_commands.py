@@ -3,7 +3,8 @@
 import argparse
 from pathlib import Path
 
-from rlab.cli.common import INVALID_INPUT, CommandError, setup_django
+from rlab.bootstrap import setup_django
+from rlab.cli.common import INVALID_INPUT, CommandError
 
 
 def _noise(args: argparse.Namespace) -> int:
