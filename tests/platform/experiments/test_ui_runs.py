@@ -14,8 +14,7 @@ from rlab.experiments.models import Checkpoint, Run, Sweep, TrainMetric
 from rlab.experiments.run_report import eta_seconds, format_duration, log_tail
 from rlab.experiments.submission import submit_spec
 from rlab.results.models import EvalResult
-from tests.platform.conftest import make_dataset
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in, make_dataset
 
 pytestmark = pytest.mark.django_db
 

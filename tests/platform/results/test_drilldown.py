@@ -14,9 +14,8 @@ from rlab.results import drilldown
 from rlab.results.drilldown import Flip, Verdict
 from rlab.results.models import EvalResult
 from rlab.results.samples import read_samples
-from tests.platform.conftest import make_unqueued_run
-from tests.platform.evaluations import evaluate, make_run, problems, responses_for, right
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in, make_unqueued_run
+from tests.platform.results.evaluations import evaluate, make_run, problems, responses_for, right
 
 pytestmark = pytest.mark.django_db
 
