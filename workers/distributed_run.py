@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers.distributed_run")
     parser.add_argument("run_id", type=int)
     run_id = parser.parse_args(argv).run_id
-    from rlab.cli.common import setup_django
+    from rlab.bootstrap import setup_django
 
     setup_django()
     rank = int(os.environ.get("RANK", "0"))

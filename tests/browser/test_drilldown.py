@@ -8,7 +8,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in, screenshot
-from tests.platform.evaluations import evaluate, make_run, responses_for
+from tests.platform.results.evaluations import evaluate, make_run, responses_for
 
 pytestmark = pytest.mark.browser
 

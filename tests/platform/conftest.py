@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from rlab.catalog.models import Dataset, Example
 from rlab.experiments.models import Run, Spec, Sweep
@@ -15,6 +16,13 @@ def make_member(username: str, team: Team, role: str = Membership.Role.MEMBER):
     user = get_user_model().objects.create_user(username=username, password=PASSWORD)
     Membership.objects.create(team=team, user=user, role=role)
     return user
+
+
+def logged_in(user, **kwargs) -> Client:
+    """A test client logged in as `user` (made by make_member); `kwargs` go to Client."""
+    client = Client(**kwargs)
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
 
 
 def make_dataset(team: Team | None, name: str, size: int = 3) -> Dataset:

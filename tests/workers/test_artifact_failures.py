@@ -32,9 +32,7 @@ def run_task(env: dict, call: str, *, max_file_bytes: int | None = None, obey_pe
             resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, resource.RLIM_INFINITY))
 
     prefix = WITHOUT_DAC_OVERRIDE if obey_permissions and os.geteuid() == 0 else []
-    code = (
-        f"from rlab.cli.common import setup_django; setup_django(); from workers import tasks; tasks.{call}"
-    )
+    code = f"from rlab.bootstrap import setup_django; setup_django(); from workers import tasks; tasks.{call}"
     result = subprocess.run(
         [*prefix, sys.executable, "-c", code],
         env=env,

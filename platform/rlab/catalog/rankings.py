@@ -17,8 +17,9 @@ class RankingMismatch(ValueError):
 def store_ranking(
     dataset: Dataset, ranked: Sequence, name: str, source: str = "", source_run=None
 ) -> Ranking:
-    """Save `ranked` (training.data.ranking.RankedExample, keys = Example.index) as the dataset's latest
-    ranking: a Ranking with one entry per example, and pi_rank / historical_variance on the examples."""
+    """Save `ranked` (rlab.catalog.curation.ranking.RankedExample, keys = Example.index) as the dataset's
+    latest ranking: a Ranking with one entry per example, and pi_rank / historical_variance on the
+    examples."""
     examples = {e.index: e for e in dataset.examples.all()}
     missing = [r.key for r in ranked if int(r.key) not in examples]
     if missing:
@@ -102,7 +103,7 @@ def history_of_run(run) -> list[tuple[int, list[float]]]:
 
 def store_ranking_of_run(run, name: str | None = None) -> Ranking:
     """Rank the run's training dataset by its historical variance and store it with the run as source."""
-    from training.data.ranking import rank_examples
+    from rlab.catalog.curation.ranking import rank_examples
 
     history = history_of_run(run)
     if not history:

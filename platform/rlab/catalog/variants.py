@@ -1,5 +1,5 @@
 """Label-noise variants: a derived Dataset whose examples carry corrupted labels (the 1-shot paper's rule,
-training.data.label_noise) beside their originals. The same parent, fraction and seed give the same
+rlab.catalog.curation.label_noise) beside their originals. The same parent, fraction and seed give the same
 variant, so asking twice returns the existing one."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def variant_name(parent: Dataset, fraction: float, seed: int) -> str:
 @transaction.atomic
 def label_noise_variant(parent: Dataset, fraction: float, seed: int, user=None) -> Dataset:
     """The parent's label-noise variant for (fraction, seed), created on first use (in the parent's team)."""
-    from training.data.label_noise import NoiseConfig, make_noisy_rows
+    from rlab.catalog.curation.label_noise import NoiseConfig, make_noisy_rows
 
     derivation = {"rule": NOISE_RULE, "fraction": fraction, "seed": seed}
     existing = Dataset.objects.filter(

@@ -12,7 +12,8 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rlab.cli.common import CommandError, setup_django
+from rlab.bootstrap import setup_django
+from rlab.cli.common import CommandError
 
 ADVISORY_LOCK_KEY = 0x726C6162  # "rlab"
 

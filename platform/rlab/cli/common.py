@@ -1,6 +1,5 @@
 """Helpers shared by the subcommands."""
 
-import os
 from pathlib import Path
 
 INVALID_INPUT = 2
@@ -13,13 +12,6 @@ class CommandError(Exception):
     def __init__(self, message: str, exit_code: int = FAILED):
         super().__init__(message)
         self.exit_code = exit_code
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rlab.settings")
-    import django
-
-    django.setup()
 
 
 def read_text_file(path: str) -> str:

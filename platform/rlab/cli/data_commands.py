@@ -3,12 +3,13 @@
 import argparse
 from pathlib import Path
 
-from rlab.cli.common import INVALID_INPUT, CommandError, setup_django
+from rlab.bootstrap import setup_django
+from rlab.cli.common import INVALID_INPUT, CommandError
 
 
 def _noise(args: argparse.Namespace) -> int:
-    from training.data import DataFileError
-    from training.data.label_noise import noise_file
+    from rlab.catalog.curation import DataFileError
+    from rlab.catalog.curation.label_noise import noise_file
 
     try:
         summary = noise_file(args.input, args.output, args.fraction, args.seed, args.field)
@@ -22,8 +23,8 @@ def _noise(args: argparse.Namespace) -> int:
 
 
 def _rank(args: argparse.Namespace) -> int:
-    from training.data import DataFileError
-    from training.data.ranking import rank_file
+    from rlab.catalog.curation import DataFileError
+    from rlab.catalog.curation.ranking import rank_file
 
     try:
         count = rank_file(args.input, args.output)
@@ -35,8 +36,13 @@ def _rank(args: argparse.Namespace) -> int:
 
 def _ranked_examples(path: str) -> list:
     """A ranking from RANKS.jsonl (`rlab data rank` output) or computed from an accuracy history."""
-    from training.data import read_jsonl
-    from training.data.ranking import RankedExample, history_from_acc_json, rank_examples, read_history_jsonl
+    from rlab.catalog.curation import read_jsonl
+    from rlab.catalog.curation.ranking import (
+        RankedExample,
+        history_from_acc_json,
+        rank_examples,
+        read_history_jsonl,
+    )
 
     if path.endswith(".json"):
         return rank_examples(history_from_acc_json(path))
@@ -54,10 +60,10 @@ def _import(args: argparse.Namespace) -> int:
     setup_django()
     from dataclasses import replace
 
+    from rlab.catalog.curation import DataFileError
     from rlab.catalog.importing import MAPPING_PRESETS, ImportFailed, import_dataset
     from rlab.catalog.rankings import RankingMismatch, store_ranking
     from rlab.teams.models import Team
-    from training.data import DataFileError
 
     team = None
     if not args.shared:

@@ -2,7 +2,8 @@
 
 import argparse
 
-from rlab.cli.common import INVALID_INPUT, CommandError, setup_django
+from rlab.bootstrap import setup_django
+from rlab.cli.common import INVALID_INPUT, CommandError
 
 
 def _percent(value: float | None) -> str:

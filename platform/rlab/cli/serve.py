@@ -13,7 +13,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from rlab.cli.common import CommandError, read_text_file, setup_django
+from rlab.bootstrap import setup_django
+from rlab.cli.common import CommandError, read_text_file
 
 DEMO_SPEC = Path(__file__).resolve().parents[3] / "examples" / "specs" / "demo.yaml"
 DEMO_TEAM = "demo"

@@ -4,7 +4,8 @@ import argparse
 import json
 import sys
 
-from rlab.cli.common import INVALID_INPUT, CommandError, read_text_file, setup_django
+from rlab.bootstrap import setup_django
+from rlab.cli.common import INVALID_INPUT, CommandError, read_text_file
 from rlab.spec import SpecError, apply_overrides, expand_sweep, parse_spec
 
 

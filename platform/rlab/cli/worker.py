@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from rlab.cli.common import setup_django
+from rlab.bootstrap import setup_django
 
 # One training run per GPU worker process: a second task must not start on a busy GPU.
 DEFAULT_CONCURRENCY = 1

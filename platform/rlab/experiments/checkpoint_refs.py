@@ -1,9 +1,10 @@
 """Which checkpoint a spec means when it names another run of the team: `model.id: run:NAME[@STEP]`
 (SFT→RL) and `algorithm.redistill.source_run` / `source_step` (re-distillation).
 
-The run must have succeeded. Without a step the run's best-average checkpoint (by its evaluations,
-rlab.results.bests.best_checkpoints) is taken, else its latest. Pure ORM: the web process checks names
-at submission; workers pass `usable` to skip checkpoints whose folder was pruned or is not reachable.
+The run must have succeeded. Without a step the run's best-average checkpoint (Run.best_step, which
+rlab.results.bests keeps whenever one of its checkpoints is evaluated) is taken if it is usable, else its
+latest usable one. Pure ORM: the web process checks names at submission; workers pass `usable` to skip
+checkpoints whose folder was pruned or is not reachable.
 """
 
 from collections.abc import Callable
@@ -28,10 +29,8 @@ def finished_run(team, name: str) -> Run:
 def run_checkpoint(
     run: Run, step: int | None = None, usable: Callable[[Checkpoint], bool] = lambda checkpoint: True
 ) -> Checkpoint:
-    """The checkpoint of `run` at `step`, or (no step) its best-average usable checkpoint, else its latest."""
-    from rlab.results.bests import best_checkpoints
-    from rlab.results.models import EvalResult
-
+    """The checkpoint of `run` at `step`, or (no step) its best-average checkpoint if usable, else its latest
+    usable one."""
     checkpoints = {c.step: c for c in run.checkpoints.order_by("step") if usable(c)}
     if step is not None:
         if step not in checkpoints:
@@ -42,9 +41,9 @@ def run_checkpoint(
         return checkpoints[step]
     if not checkpoints:
         raise CheckpointRefError(f"run {run.name!r} has no usable checkpoint")
-    results = EvalResult.objects.filter(run=run, checkpoint__in=list(checkpoints.values()))
-    best = best_checkpoints(results).get(run.pk)
-    return checkpoints[best.step] if best is not None else checkpoints[max(checkpoints)]
+    if run.best_step in checkpoints:
+        return checkpoints[run.best_step]
+    return checkpoints[max(checkpoints)]
 
 
 def resolve_run_checkpoint(

@@ -1,5 +1,7 @@
 """Experiment specs, their sweeps and runs, and what runs write back: checkpoints and training metrics."""
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -60,6 +62,10 @@ class Sweep(models.Model):
 
     def __str__(self) -> str:
         return f"sweep {self.pk} of {self.spec}"
+
+
+# The spec field a sweep over training examples varies (the 1-shot paper's per-example comparison).
+EXAMPLES_FIELD = "data.examples"
 
 
 class Run(models.Model):
@@ -137,6 +143,12 @@ class Run(models.Model):
         Run.objects.filter(pk=self.pk).update(**fields)
         for key, value in fields.items():
             setattr(self, key, value)
+
+
+def vary_examples_only(runs: Iterable["Run"]) -> bool:
+    """Whether `runs` (a sweep's) exist and differ in the training examples (EXAMPLES_FIELD) alone."""
+    runs = list(runs)
+    return bool(runs) and all(set(run.coordinates) == {EXAMPLES_FIELD} for run in runs)
 
 
 class Checkpoint(models.Model):

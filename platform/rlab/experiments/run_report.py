@@ -1,21 +1,19 @@
-"""What the run page shows besides the Run row: training curves, evaluation scores per checkpoint, the time
-left, and the tail of the run's log."""
+"""What the run page shows besides the Run row: training curves, the time left, and the tail of the run's
+log. Its evaluation scores per checkpoint are the results app's (rlab.results.run_evaluations)."""
 
 from __future__ import annotations
 
 import math
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from rlab.experiments.charts import Chart, Series, line_chart
-from rlab.experiments.models import Checkpoint, Run
+from rlab.experiments.models import Run
 from rlab.experiments.spec_form import dump_yaml
-from rlab.results.drilldown import base_evaluations
-from rlab.results.models import EvalResult
 from rlab.spec import SpecV1
 
 # Shown first, in this order; any other numeric metric follows alphabetically.
@@ -23,7 +21,6 @@ METRIC_ORDER = ("reward_mean", "train_accuracy", "entropy", "response_length_mea
 LOG_NAME = "run.log"  # written by workers.artifacts.run_log into the run's artifact folder
 LOG_LINES = 200
 LOG_MAX_BYTES = 1024 * 1024
-EVALUATION_GRACE = timedelta(minutes=10)
 
 
 def _is_number(value: object) -> bool:
@@ -51,73 +48,6 @@ def metric_charts(run: Run) -> Curves:
         main=[line_chart(key, [Series(key, series[key])]) for key in main],
         more=[line_chart(key, [Series(key, series[key])]) for key in more],
     )
-
-
-@dataclass(frozen=True)
-class ScoreCell:
-    result: EvalResult | None
-    baseline: EvalResult | None = None  # the base model's result to compare a checkpoint's with
-
-    @property
-    def text(self) -> str:
-        return f"{self.result.score * 100:.1f}" if self.result else "—"
-
-    @property
-    def title(self) -> str:
-        if not self.result:
-            return "not evaluated (yet)"
-        r = self.result
-        return f"{r.score:.4f} on {r.n} problems, avg@{r.k}, template {r.template}"
-
-
-@dataclass(frozen=True)
-class ScoreRow:
-    label: str
-    checkpoint: Checkpoint | None
-    cells: list[ScoreCell]
-
-
-@dataclass(frozen=True)
-class EvalTable:
-    benchmarks: list[str]
-    rows: list[ScoreRow]
-    chart: Chart | None
-
-
-def eval_table(run: Run) -> EvalTable:
-    """Test accuracy per benchmark: one row for the base model (when evaluated) and one per checkpoint."""
-    checkpoints = list(run.checkpoints.all())
-    latest: dict[tuple[int | None, str], EvalResult] = {}
-    for result in EvalResult.objects.filter(run=run).select_related("benchmark").order_by("created_at"):
-        latest[(result.checkpoint_id, result.benchmark.key)] = result
-    benchmarks = sorted({key for _, key in latest})
-    bases = base_evaluations(run.team_id, run.config.get("model", {}).get("id", "")) if latest else {}
-
-    def cell(result: EvalResult | None) -> ScoreCell:
-        if result is None or result.checkpoint_id is None:
-            return ScoreCell(result)
-        return ScoreCell(result, bases.get((result.benchmark_id, result.template, result.sampling_hash)))
-
-    rows = []
-    if any(checkpoint_id is None for checkpoint_id, _ in latest):
-        rows.append(ScoreRow("base model", None, [cell(latest.get((None, b))) for b in benchmarks]))
-    rows += [
-        ScoreRow(f"step {c.step}", c, [cell(latest.get((c.id, b))) for b in benchmarks]) for c in checkpoints
-    ]
-    steps = {c.id: c.step for c in checkpoints}
-    series = [
-        Series(
-            b,
-            [(steps.get(cid, 0), r.score * 100) for (cid, key), r in latest.items() if key == b],
-        )
-        for b in benchmarks
-    ]
-    return EvalTable(benchmarks, rows, line_chart("test accuracy (%)", series, unit="%", y_floor=0))
-
-
-def evaluations_live(run: Run, now: datetime) -> bool:
-    """Whether results may still arrive: the last checkpoints are evaluated after the run itself ends."""
-    return not run.is_finished or (run.finished_at is not None and now - run.finished_at < EVALUATION_GRACE)
 
 
 def eta_seconds(run: Run, now: datetime) -> float | None:

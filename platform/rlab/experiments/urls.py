@@ -7,7 +7,6 @@ urlpatterns = [
     path("runs/", views.run_list, name="run_list"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("runs/<int:pk>/curves/", views.run_curves, name="run_curves"),
-    path("runs/<int:pk>/evaluations/", views.run_evaluations, name="run_evaluations"),
     path("runs/<int:pk>/log/", views.run_log, name="run_log"),
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
     path("runs/<int:pk>/retry/", views.run_retry, name="run_retry"),

@@ -14,8 +14,6 @@ from rlab.experiments.models import Run, Spec
 from rlab.experiments.run_report import (
     config_yaml,
     eta_seconds,
-    eval_table,
-    evaluations_live,
     format_duration,
     log_tail,
     metric_charts,
@@ -77,8 +75,6 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "partials/run_status.html", _status_context(run))
     context = _status_context(run) | {
         "charts": metric_charts(run),
-        "evals": eval_table(run),
-        "evaluations_live": evaluations_live(run, timezone.now()),
         "log_lines": log_tail(run),
         "config_yaml": config_yaml(run),
     }
@@ -89,17 +85,6 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def run_curves(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(_runs(request), pk=pk)
     return render(request, "partials/run_curves.html", {"run": run, "charts": metric_charts(run)})
-
-
-@login_required
-def run_evaluations(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(_runs(request), pk=pk)
-    context = {
-        "run": run,
-        "evals": eval_table(run),
-        "evaluations_live": evaluations_live(run, timezone.now()),
-    }
-    return render(request, "partials/run_evaluations.html", context)
 
 
 @login_required

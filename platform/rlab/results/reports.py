@@ -20,13 +20,12 @@ from django.db.models.fields.json import KeyTransform
 from django.utils.safestring import SafeString
 
 from rlab.catalog.models import Dataset, RankEntry, Ranking
-from rlab.experiments.models import Run, Sweep
+from rlab.experiments.models import EXAMPLES_FIELD, Run, Sweep, vary_examples_only
 from rlab.results.bests import Best, Score, base_scores, base_scores_by_team, mean, setup_key
 from rlab.results.html import object_url, score_cells
 from rlab.results.models import EvalResult
 
 PER_SUBJECT_BENCHMARK = "math500"
-EXAMPLES_FIELD = "data.examples"
 AVERAGE = "average"
 NAME = "name"
 # Deltas (in score points, 0..1) from which a cell is coloured as a clear gain or loss.
@@ -524,7 +523,7 @@ def example_comparison(sweep: Sweep) -> Table:
     """One row per π_i of a sweep over data.examples, with math500 per subject, the other benchmarks and
     the average of its best-average checkpoint, each coloured by its delta to the base model."""
     runs, best = _sweep_runs(sweep)
-    if not runs or any(set(run.coordinates) != {EXAMPLES_FIELD} for run in runs):
+    if not vary_examples_only(runs):
         raise NotAnExampleSweep(f"the runs of sweep {sweep.pk} do not differ in {EXAMPLES_FIELD} alone")
     results = _sweep_results(sweep)
     model_refs = {score.model_ref for b in best.values() for score in b.scores.values()}

@@ -8,6 +8,7 @@ urlpatterns = [
     path("leaderboard/global/", views.global_leaderboard, name="global_leaderboard"),
     path("sweeps/<int:pk>/examples/", views.example_comparison, name="example_comparison"),
     path("sweeps/<int:pk>/ablation/", views.ablation, name="ablation"),
+    path("runs/<int:pk>/evaluations/", views.run_evaluations, name="run_evaluations"),
     path("evaluations/<int:pk>/", views.evaluation, name="evaluation"),
     path("evaluations/<int:pk>/problems/<int:example_pk>/", views.problem, name="problem"),
     path("compare/", views.compare, name="compare"),

@@ -1,14 +1,17 @@
-"""Leaderboard and sweep reports (tables assembled in rlab.results.reports), and the per-problem drill-down of
-one evaluation or of two compared (rlab.results.drilldown)."""
+"""Leaderboard and sweep reports (tables assembled in rlab.results.reports), the per-problem drill-down of
+one evaluation or of two compared (rlab.results.drilldown), and the run page's evaluation table
+(rlab.results.run_evaluations)."""
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
 from rlab.experiments.models import Run, Sweep
 from rlab.results import drilldown, reports
 from rlab.results.models import EvalResult
+from rlab.results.run_evaluations import run_evaluations_context
 
 
 def _toggle(sort: str, key: str) -> str:
@@ -101,6 +104,13 @@ def ablation(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # ---------------------------------------------------------------- per-problem drill-down
+
+
+@login_required
+def run_evaluations(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run page's evaluation table alone, which it polls while results may still arrive."""
+    run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk)
+    return render(request, "results/_run_evaluations.html", run_evaluations_context(run, timezone.now()))
 
 
 def _evaluations(request: HttpRequest) -> QuerySet:

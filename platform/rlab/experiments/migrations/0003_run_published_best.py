@@ -2,20 +2,14 @@
 
 from django.db import migrations, models
 
-from rlab.results.bests import refresh_bests
-
-
-def fill_bests(apps, schema_editor) -> None:
-    """The best-average checkpoint of every existing run, as EvalResult.record keeps it from now on."""
-    Run, EvalResult = apps.get_model("experiments", "Run"), apps.get_model("results", "EvalResult")
-    refresh_bests(Run.objects.filter(eval_results__isnull=False).distinct(), EvalResult.objects.all())
+# The fields are filled for existing runs by results.0002_fill_run_bests (results depends on experiments,
+# never the other way round).
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("experiments", "0002_epoch_accuracy"),
         ("teams", "0001_initial"),
-        ("results", "0001_initial"),
     ]
 
     operations = [
@@ -68,5 +62,4 @@ class Migration(migrations.Migration):
             model_name="run",
             index=models.Index(fields=["published", "-best_average"], name="run_published_best"),
         ),
-        migrations.RunPython(fill_bests, migrations.RunPython.noop),
     ]

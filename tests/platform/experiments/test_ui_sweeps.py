@@ -11,8 +11,7 @@ from django.utils import timezone
 from rlab.experiments.models import Run, Sweep
 from rlab.experiments.submission import submit_spec
 from rlab.teams.models import APIToken
-from tests.platform.conftest import make_dataset
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in, make_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from rlab.experiments.submission import submit_spec
 from rlab.results import bests, reports
 from rlab.results.models import EvalResult
 from rlab.teams.models import Team
-from tests.platform.conftest import PASSWORD, make_dataset, make_member
+from tests.platform.conftest import logged_in, make_dataset, make_member
 
 SAMPLING = {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 3072, "n": 1, "seed": 0}
 TEMPLATE = "qwen25-math-cot"
@@ -82,12 +82,6 @@ def evaluate(
 def scores_of(table: reports.Table, label: str) -> list[str]:
     row = next(r for r in table.rows if r.label == label)
     return [cell.text for cell in row.cells]
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 # ---------------------------------------------------------------- best-average checkpoint

@@ -13,8 +13,8 @@ from rlab.experiments.models import Run
 from rlab.results import reports
 from rlab.results.models import EvalResult
 from rlab.teams.models import APIToken, Team
-from tests.platform.conftest import PASSWORD
-from tests.platform.test_results_pages import MODEL, evaluate, logged_in, make_sweep
+from tests.platform.conftest import PASSWORD, logged_in
+from tests.platform.results.test_results_pages import MODEL, evaluate, make_sweep
 
 GLOBAL = reverse("results:global_leaderboard")
 TEAM = reverse("results:leaderboard")

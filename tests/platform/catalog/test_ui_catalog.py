@@ -13,8 +13,7 @@ from django.urls import reverse
 
 from rlab.catalog.models import Dataset, Example
 from rlab.catalog.uploads import column_paths, guess_mapping
-from tests.platform.conftest import make_dataset
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in, make_dataset
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from rlab.catalog.curation.ranking import history_from_acc_json, rank_examples
 from rlab.catalog.importing import VERL_MAPPING, FieldMapping, ImportFailed, import_dataset
 from rlab.catalog.models import Dataset, Example, Ranking
 from rlab.catalog.rankings import resolve_examples, store_ranking
-from training.data.ranking import history_from_acc_json, rank_examples
 
 pytestmark = pytest.mark.django_db
 

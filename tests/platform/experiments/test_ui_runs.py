@@ -14,8 +14,7 @@ from rlab.experiments.models import Checkpoint, Run, Sweep, TrainMetric
 from rlab.experiments.run_report import eta_seconds, format_duration, log_tail
 from rlab.experiments.submission import submit_spec
 from rlab.results.models import EvalResult
-from tests.platform.conftest import make_dataset
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in, make_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +84,7 @@ def test_evaluations_per_checkpoint_and_benchmark(alice, team_a, run):
     for checkpoint, score in zip(checkpoints, (0.4, 0.55), strict=True):
         EvalResult.record(checkpoint=checkpoint, benchmark=benchmarks[0], score=score, **common)
     EvalResult.record(checkpoint=checkpoints[1], benchmark=benchmarks[1], score=0.3, **common)
-    response = logged_in(alice).get(reverse("experiments:run_evaluations", args=[run.pk]))
+    response = logged_in(alice).get(reverse("results:run_evaluations", args=[run.pk]))
     evals = response.context["evals"]
     assert evals.benchmarks == ["arith", "math500"]
     assert [(row.label, [cell.text for cell in row.cells]) for row in evals.rows] == [
@@ -169,7 +168,7 @@ def test_run_page_queries_stay_bounded(alice, run, django_assert_max_num_queries
 RUN_URLS = [
     ("get", "experiments:run_detail"),
     ("get", "experiments:run_curves"),
-    ("get", "experiments:run_evaluations"),
+    ("get", "results:run_evaluations"),
     ("get", "experiments:run_log"),
     ("post", "experiments:run_cancel"),
     ("post", "experiments:run_retry"),

@@ -27,7 +27,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, TypeVar
 
-from training.data import DataFileError, read_jsonl, write_jsonl_atomic
+from rlab.catalog.curation import DataFileError, read_jsonl, write_jsonl_atomic
 
 Number = TypeVar("Number", int, Decimal)
 OFFSETS = tuple(range(-10, 0)) + tuple(range(1, 11))

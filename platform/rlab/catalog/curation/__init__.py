@@ -1,4 +1,6 @@
-"""Training-data tools: π ranking by historical variance (`ranking`) and label noise (`label_noise`).
+"""Curation of the catalog's training data: π ranking by historical variance (`ranking`) and label noise
+(`label_noise`). Pure Python, no Django: the `rlab data rank/noise` commands use them on plain files, and
+rlab.catalog.rankings / rlab.catalog.variants on datasets.
 
 This module holds the JSONL reading/writing both share. Errors in input files are raised as
 `DataFileError` with the file and line number in the message; outputs are written to a temporary

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from training.data import DataFileError
-from training.data.ranking import (
+from rlab.catalog.curation import DataFileError
+from rlab.catalog.curation.ranking import (
     RankedExample,
     historical_std,
     historical_variance,

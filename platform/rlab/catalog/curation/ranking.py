@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from training.data import DataFileError, read_jsonl, write_jsonl_atomic
+from rlab.catalog.curation import DataFileError, read_jsonl, write_jsonl_atomic
 
 ExampleKey = str | int
 History = list[tuple[ExampleKey, list[float]]]

@@ -9,7 +9,7 @@ from django.urls import reverse
 from rlab.experiments.models import Run
 from rlab.experiments.submission import submit_spec
 from rlab.teams.models import APIToken
-from tests.platform.conftest import PASSWORD, make_dataset
+from tests.platform.conftest import logged_in, make_dataset
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +27,6 @@ def bobs_objects(team_b, bob):
     dataset = make_dataset(team_b, "private-data")
     run = submit_spec(team_b, bob, SPEC).runs.get()
     return {"run": run, "spec": run.spec, "dataset": dataset}
-
-
-def logged_in(user, **kwargs) -> Client:
-    client = Client(**kwargs)
-    assert client.login(username=user.username, password=PASSWORD)
-    return client
 
 
 def private_urls(objects) -> list[tuple[str, str]]:

@@ -9,8 +9,7 @@ from rlab.experiments.models import Run, Spec, Sweep
 from rlab.experiments.spec_form import MISSING, BoundField, SpecForm, dump_yaml, load_yaml
 from rlab.experiments.submission import submit_spec
 from rlab.spec import FieldError, json_schema, parse_spec
-from tests.platform.conftest import make_dataset
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in, make_dataset
 
 SPEC = """\
 version: 1

@@ -2,11 +2,11 @@
 
 import pytest
 
+from rlab.catalog.curation.ranking import rank_examples
 from rlab.catalog.models import Dataset
 from rlab.catalog.rankings import resolve_examples, store_ranking
 from rlab.catalog.variants import label_noise_variant
 from tests.platform.conftest import make_dataset
-from training.data.ranking import rank_examples
 
 pytestmark = pytest.mark.django_db
 

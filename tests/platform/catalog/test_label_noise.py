@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from training.data import DataFileError
-from training.data.label_noise import (
+from rlab.catalog.curation import DataFileError
+from rlab.catalog.curation.label_noise import (
     OFFSETS,
     NoiseConfig,
     NoiseSummary,

@@ -14,9 +14,8 @@ from rlab.results import drilldown
 from rlab.results.drilldown import Flip, Verdict
 from rlab.results.models import EvalResult
 from rlab.results.samples import read_samples
-from tests.platform.conftest import make_unqueued_run
-from tests.platform.evaluations import evaluate, make_run, problems, responses_for, right
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in, make_unqueued_run
+from tests.platform.results.evaluations import evaluate, make_run, problems, responses_for, right
 
 pytestmark = pytest.mark.django_db
 
@@ -216,7 +215,7 @@ def test_queries_do_not_grow_with_problems_or_pages(alice, team_a, tmp_path, dja
 
 def test_run_page_links_results_to_their_problems_and_to_the_base_model(alice, pair):
     base, step = pair
-    html = logged_in(alice).get(reverse("experiments:run_evaluations", args=[step.run_id])).content.decode()
+    html = logged_in(alice).get(reverse("results:run_evaluations", args=[step.run_id])).content.decode()
     assert reverse("results:evaluation", args=[step.pk]) in html
     assert reverse("results:evaluation", args=[base.pk]) in html
     assert f"{reverse('results:compare')}?a={base.pk}&amp;b={step.pk}" in html
