@@ -14,7 +14,13 @@ _BASE_RE = re.compile(r"(\d+)_\{?(\d{1,2})\}?")  # "204_5": a numeral written in
 
 
 class QuickComparator:
-    """Cheap leaf rules (strings, exact numbers); returns None when only sympy can decide."""
+    """Cheap leaf rules (strings, exact numbers); returns None when only sympy can decide.
+
+    `precision`: decimal places at which decimal literals are compared (None: the default rule, numeric.py).
+    """
+
+    def __init__(self, precision: int | None = None) -> None:
+        self.precision = precision
 
     def leaf(self, gold: Leaf, pred: Leaf) -> Verdict:
         """Compare two scalars; a unit on one side only is read both as a label and as a factor."""
@@ -46,7 +52,7 @@ class QuickComparator:
             gold_number = gold_number.scaled(PERCENT)
         if pred_unit == "%":
             pred_number = pred_number.scaled(PERCENT)
-        return numbers_equal(gold_number, pred_number)
+        return numbers_equal(gold_number, pred_number, self.precision)
 
     def equation(self, gold: Relation, pred: Relation) -> Verdict:
         """Equations with different sides may still be proportional; only sympy can tell."""

@@ -49,18 +49,18 @@ class MathGrader:
             return _tree(gold)
         return make_bag([_tree(part) for part in gold], bare=True)
 
-    def quick(self, gold: PreparedGold, pred: str) -> bool | None:
+    def quick(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool | None:
         """In-process verdict, or None when a symbolic check is needed."""
         golds = [gold] if isinstance(gold, str) else gold
         if is_oversized(pred) or any(is_oversized(part) for part in golds):
             return pred.strip() == "\n".join(golds).strip()
-        return compare(self._gold_tree(gold), _tree(pred), QuickComparator())
+        return compare(self._gold_tree(gold), _tree(pred), QuickComparator(precision))
 
-    def full(self, gold: PreparedGold, pred: str) -> bool:
+    def full(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool:
         """Complete verdict with sympy; runs inside a pool worker."""
         from evaluation.grading.symbolic import SymbolicComparator  # sympy is only ever loaded in workers
 
-        return compare(self._gold_tree(gold), _tree(pred), SymbolicComparator()) is True
+        return compare(self._gold_tree(gold), _tree(pred), SymbolicComparator(precision)) is True
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ class ChoiceGrader:
             raise ValueError(f"choice gold must be one letter of {self.letters}, got {gold!r}")
         return letter
 
-    def quick(self, gold: PreparedGold, pred: str) -> bool:
+    def quick(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool:
         return parse_letter(pred, self.letters, option_text=True) == gold
 
-    def full(self, gold: PreparedGold, pred: str) -> bool:
+    def full(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool:
         return self.quick(gold, pred)
