@@ -51,7 +51,7 @@ class Case:
 
 
 _OUTER_RE = re.compile(r"^\s*(\$\$|\$|\\\[|\\\()(.*?)(\$\$|\$|\\\]|\\\))\s*\.?\s*$", re.DOTALL)
-_PROSE_RE = re.compile(r"[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}")
+_PROSE_RE = re.compile(r"[A-Za-z']{2,}[ ,]+[A-Za-z']{2,}[ ,]+[A-Za-z']{2,}")
 
 
 def _needs_extraction(text: str) -> bool:
