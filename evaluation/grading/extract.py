@@ -1,4 +1,5 @@
-"""Find the final answer in a model response (maths): last boxed, then answer phrases, then last number."""
+"""Find the final answer in a model response (maths): last boxed (or last run of boxes), then answer
+phrases, then the last math span or number."""
 
 import re
 from dataclasses import dataclass
@@ -7,6 +8,17 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _PHRASE_RE = re.compile(r"(?:final answer|the answer)\s*(?:is|:)\s*", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:/\d+)?")
 _DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+# Math spans: display ones may span lines, inline ones may not.
+_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|(?<![\\$])\$([^$\n]+?)\$|\\\(([^\n]+?)\\\)", re.DOTALL)
+# What may stand between two boxes of one answer ("\boxed{1} and \boxed{2}", "\boxed{(2,2)} \quad \text{and}
+# \quad \boxed{(6,2)}", "\boxed{1} papers and \boxed{2} bins"): at most three unit words, then one
+# connector, then at most a label ("y_2 ="). Anything else ("\boxed{1}, then \boxed{2}") separates attempts.
+_GAP_NOISE_RE = re.compile(
+    r"\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}|\\q?quad|\\[,;:! ]|\\[()\[\]]|\$|~|\([a-z]\)"
+)
+_GAP_RE = re.compile(
+    r"\s*(?:[A-Za-z]+\s+){0,3}?(?:,|;|and|or|&)?\s*(?:and|or)?\s*(?:[A-Za-z](?:_\{?\w+\}?)?\s*=)?\s*"
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,40 @@ def boxed_contents(text: str) -> list[str]:
     return contents
 
 
+def _boxes_with_ends(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every complete box."""
+    matches = brace_matches(text)
+    found = []
+    for m in _BOX_RE.finditer(text):
+        rest = text[m.end() :]
+        stripped = rest.lstrip()
+        open_at = m.end() + len(rest) - len(stripped)
+        close_at = matches.get(open_at) if stripped.startswith("{") else None
+        if close_at is not None:
+            found.append((m.start(), close_at + 1, text[open_at + 1 : close_at].strip()))
+    return found
+
+
+def _joins_one_answer(gap: str) -> bool:
+    """Whether the text between two boxes only lists them (a connector, units, a label)."""
+    words = _GAP_NOISE_RE.sub(lambda m: f" {m.group(1) or ''} ", gap)
+    connector = re.search(r",|;|\band\b|\bor\b", words)
+    return bool(connector or not words.strip()) and bool(_GAP_RE.fullmatch(words)) and "\n\n" not in gap
+
+
+def last_boxes(text: str) -> str | None:
+    """The last box, joined with the boxes before it that only list further parts of the same answer."""
+    boxes = _boxes_with_ends(text)
+    if not boxes:
+        return last_boxed(text)
+    run = [boxes[-1]]
+    for box in reversed(boxes[:-1]):
+        if not _joins_one_answer(text[box[1] : run[0][0]]):
+            break
+        run.insert(0, box)
+    return ", ".join(content for _, _, content in run) if len(run) > 1 else last_boxed(text)
+
+
 def last_boxed(text: str) -> str | None:
     """Content of the last complete box, or None."""
     contents = boxed_contents(text)
@@ -72,13 +118,17 @@ def _after_phrase(rest: str) -> str:
             if end > 0:
                 return rest[len(left) : end].strip()
     line = rest.split("\n", 1)[0]
-    line = re.split(r"\.\s|\. ?I hope", line, maxsplit=1)[0]
-    return line.strip().rstrip(".").strip()
+    line = re.split(r"\.\s|\. ?I hope", line, maxsplit=1)[0].strip().rstrip(".").strip()
+    if re.match(r"(?:The|the|Our|our)\s+[a-z]", line):  # "The largest $n$ is 34": the value at the end
+        value = re.search(r"\b(?:is|are|equals|=)\s+(.+)$", line)
+        if value:
+            return value.group(1).strip().strip("$").strip()
+    return line
 
 
 def extract_math(text: str) -> Extraction:
     """Maths answer: last \\boxed{}, else the last "final answer is"/"the answer is", else the last number."""
-    boxed = last_boxed(text)
+    boxed = last_boxes(text)
     if boxed:
         return Extraction(boxed, "boxed")
     phrases = list(_PHRASE_RE.finditer(text))
@@ -86,7 +136,17 @@ def extract_math(text: str) -> Extraction:
         answer = _after_phrase(text[phrases[-1].end() :])
         if answer:
             return Extraction(answer, "phrase")
-    numbers = _NUMBER_RE.findall(text)
+    spans = list(_SPAN_RE.finditer(text))
+    numbers = list(_NUMBER_RE.finditer(text))
+    if spans and not (numbers and numbers[-1].start() >= spans[-1].end()):
+        run = [spans[-1]]
+        for span in reversed(spans[:-1]):  # "$1$ and $2$": one answer in several spans
+            if not _joins_one_answer(text[span.end() : run[0].start()]):
+                break
+            run.insert(0, span)
+        answer = ", ".join(next(g for g in span.groups() if g is not None).strip() for span in run)
+        if answer.strip(", "):
+            return Extraction(answer, "last_math")
     if numbers:
-        return Extraction(numbers[-1], "last_number")
+        return Extraction(numbers[-1].group(0), "last_number")
     return Extraction(None, "none")
