@@ -5,7 +5,7 @@ Each category of issue 18 has equal pairs and near-miss pairs that must stay "no
 
 import pytest
 
-from evaluation.grading import GradeConfig, extract_answer, grade
+from evaluation.grading import GradeConfig, extract_answer, grade, grade_response
 
 EQUAL = [
     pytest.param("(a,b)=(4,1)", "(4,1)", id="labelled-tuple"),
@@ -95,3 +95,55 @@ def test_precision_must_be_a_small_integer(precision):
 )
 def test_multi_part_extraction(response, answer):
     assert extract_answer(response) == answer
+
+
+@pytest.mark.parametrize(
+    ("response", "answer"),
+    [
+        # A labelled part between two boxes: "(b)", "for part (a)", "(ii)".
+        (r"$\boxed{7} \text{ for part (a) and } \boxed{12}$", "7, 12"),
+        (r"\boxed{x=1} (i) and \boxed{y=5} (ii)", "x=1, y=5"),
+        # A divider of repeated symbols between boxes lists them; a single operator does not.
+        (r"\boxed{5 kg} ---- \boxed{8}", "5 kg, 8"),
+        (r"\boxed{5} + \boxed{8}", "8"),
+        # An escaped string's "\\boxed" is still a box.
+        (r"\\boxed{3} |||| \\boxed{6}", "3, 6"),
+        # A "Final Answer:" written after the last box restates or corrects it.
+        (r"so \boxed{40} for the first year. Final Answer: The final answer is $1,250$.", "1,250"),
+        (r"\boxed{40}. Final Answer: see above.", "40"),  # no value in the statement: the box stands
+        (r"The final answer is $\boxed{40}$.", "40"),
+        # A quoted run of spans after the phrase.
+        ('Final Answer: The final answer is "$4$ and $9$". I hope it is correct.', "4, 9"),
+        # Prose after "Final Answer:": its one number, or its last math span.
+        ("Final Answer: Tom reads 17 pages a day. I hope it is correct.", "17"),
+        ("Final Answer: so the width is $w = 6$ metres.", "w = 6"),
+        ("Final Answer: Tom reads 17 pages in 2 days.", "Tom reads 17 pages in 2 days"),  # two numbers
+        # A decimal comma in prose; a thousands group and a list are not decimals.
+        ("Total: 13,5 kg of flour.", "13,5"),
+        ("We need 12,500 bricks.", "12,500"),
+        ("The values 1,2,3 are used, so 4", "4"),
+        # Inline maths cannot break lines: "$ ⏎ 7 ⏎ $" is not read, display maths is.
+        ("Result $\n7\n$", None),
+        ("Result \\(\n7\n\\)", None),
+        ("Result $$\n7\n$$", "7"),
+        ("Result \\[\n7\n\\]", "7"),
+        ("costs $\n5 today and $7$ tomorrow", "7"),
+    ],
+)
+def test_response_extraction_rules(response, answer):
+    assert extract_answer(response) == answer
+
+
+@pytest.mark.parametrize(
+    ("gold", "response", "equal"),
+    [
+        ("13.5", "Total: 13,5 kg of flour.", True),
+        ("135", "Total: 13,5 kg of flour.", False),
+        ("7", "Result $\n7\n$", False),
+        ("(7), (12)", r"$\boxed{(7)} \text{ for part (a) and } \boxed{(12)}$", True),
+        ("1250", r"so \boxed{40} for the first year. Final Answer: The final answer is $1,250$.", True),
+        ("40", r"so \boxed{40} for the first year. Final Answer: The final answer is $1,250$.", False),
+    ],
+)
+def test_response_grading_rules(gold, response, equal, pool):
+    assert grade_response(gold, response, pool=pool) is equal
