@@ -13,9 +13,24 @@ from evaluation.grading.registry import get_grader
 logger = logging.getLogger(__name__)
 
 
+MAX_PRECISION = 50
+
+
 @dataclass(frozen=True)
 class GradeConfig:
     timeout_s: float = 3.0  # wall-clock limit of one symbolic check; a timeout means "not equal"
+    # Decimal places at which a decimal literal is compared with the other side (both rounded), as
+    # Math-Verify's `precision`/`float_rounding`. None: the default rule (>= 6 significant digits, within
+    # one unit of the last digit, and only against values with no finite decimal expansion).
+    precision: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision is not None and (
+            isinstance(self.precision, bool)
+            or not isinstance(self.precision, int)
+            or not 0 <= self.precision <= MAX_PRECISION
+        ):
+            raise ValueError(f"precision must be an integer 0-{MAX_PRECISION}, not {self.precision!r}")
 
 
 @dataclass(frozen=True)
@@ -55,7 +70,7 @@ def grade_batch(
         verdict: bool | None = False
         if pair.pred is not None:
             try:
-                verdict = grader.quick(gold, pair.pred)
+                verdict = grader.quick(gold, pair.pred, config.precision)
             except Exception:  # a parsing bug must not sink a whole batch
                 logger.exception("grading failed for gold=%r pred=%r", gold, pair.pred)
                 verdict = False
@@ -64,7 +79,7 @@ def grade_batch(
             slow.setdefault((pair.kind, json.dumps(gold), pair.pred or ""), []).append(index)
     if slow:
         tasks = [(kind, json.loads(gold), pred) for kind, gold, pred in slow]
-        verdicts = (pool or default_pool()).run(tasks, config.timeout_s)
+        verdicts = (pool or default_pool()).run(tasks, config.timeout_s, config.precision)
         for indexes, verdict in zip(slow.values(), verdicts, strict=True):
             for index in indexes:
                 results[index] = verdict

@@ -5,16 +5,23 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from evaluation.grading.numeric import numbers_equal, parse_number
-from evaluation.grading.structure import Bag, Leaf, Matrix, Node, Relation, Seq, Text, is_identifier
+from evaluation.grading.structure import Bag, Leaf, Matrix, Node, Relation, Seq, Text, is_label
 
 Verdict = bool | None
 
 PERCENT = Fraction(1, 100)
 _BASE_RE = re.compile(r"(\d+)_\{?(\d{1,2})\}?")  # "204_5": a numeral written in base 5
+_TIME_RE = re.compile(r"(\d{1,2}):([0-5]\d)")  # "12:00" is a time of day, not the ratio 12:0
 
 
 class QuickComparator:
-    """Cheap leaf rules (strings, exact numbers); returns None when only sympy can decide."""
+    """Cheap leaf rules (strings, exact numbers); returns None when only sympy can decide.
+
+    `precision`: decimal places at which decimal literals are compared (None: the default rule, numeric.py).
+    """
+
+    def __init__(self, precision: int | None = None) -> None:
+        self.precision = precision
 
     def leaf(self, gold: Leaf, pred: Leaf) -> Verdict:
         """Compare two scalars; a unit on one side only is read both as a label and as a factor."""
@@ -31,6 +38,9 @@ class QuickComparator:
         gold_key, pred_key = gold.replace(" ", ""), pred.replace(" ", "")
         if gold_key == pred_key and gold_unit == pred_unit:
             return True
+        gold_time, pred_time = _TIME_RE.fullmatch(gold_key), _TIME_RE.fullmatch(pred_key)
+        if gold_time and pred_time:  # two times: same hour and minute ("12:00" is not "1:00")
+            return [int(n) for n in gold_time.groups()] == [int(n) for n in pred_time.groups()]
         gold_base, pred_base = _BASE_RE.fullmatch(gold_key), _BASE_RE.fullmatch(pred_key)
         based = gold_base or pred_base
         if based:  # a base-b numeral equals the same numeral, or its digits written without the base
@@ -46,7 +56,7 @@ class QuickComparator:
             gold_number = gold_number.scaled(PERCENT)
         if pred_unit == "%":
             pred_number = pred_number.scaled(PERCENT)
-        return numbers_equal(gold_number, pred_number)
+        return numbers_equal(gold_number, pred_number, self.precision)
 
     def equation(self, gold: Relation, pred: Relation) -> Verdict:
         """Equations with different sides may still be proportional; only sympy can tell."""
@@ -113,11 +123,11 @@ def _relations(gold: Node, pred: Node, cmp: QuickComparator) -> Verdict:
         if gold.op == "=" and gold.lhs != pred.lhs and True not in verdicts:  # "2y = 4x" vs "y = 2x"
             verdicts.append(cmp.equation(gold, pred))
         return _any_true(verdicts)
-    # "x = 3" / "x \in [1,2)" against a bare answer: compare the right-hand side.
+    # "x = 3", "(p,q) = (3,2)", "|AB| = 1", "x \in [1,2)" against a bare answer: compare the right-hand side.
     if isinstance(gold, Relation):
-        return compare(gold.rhs, pred, cmp) if gold.op in ("=", "\\in") and is_identifier(gold.lhs) else False
+        return compare(gold.rhs, pred, cmp) if gold.op in ("=", "\\in") and is_label(gold.lhs) else False
     assert isinstance(pred, Relation)
-    return compare(gold, pred.rhs, cmp) if pred.op in ("=", "\\in") and is_identifier(pred.lhs) else False
+    return compare(gold, pred.rhs, cmp) if pred.op in ("=", "\\in") and is_label(pred.lhs) else False
 
 
 def _ordered(golds: Sequence[Node], preds: Sequence[Node], cmp: QuickComparator) -> Verdict:

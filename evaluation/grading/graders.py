@@ -8,7 +8,7 @@ from functools import lru_cache
 from evaluation.grading.choice import LETTERS, extract_choice, parse_letter
 from evaluation.grading.compare import QuickComparator, compare
 from evaluation.grading.extract import Extraction, extract_math
-from evaluation.grading.normalize import is_oversized, normalize
+from evaluation.grading.normalize import is_oversized, normalize, read_decimal_comma
 from evaluation.grading.structure import Node, make_bag, parse_answer
 
 Gold = str | int | float | Sequence[str | int | float]
@@ -44,23 +44,23 @@ class MathGrader:
         parts = [_gold_text(part) for part in gold]
         return parts[0] if len(parts) == 1 else parts
 
-    def _gold_tree(self, gold: PreparedGold) -> Node:
+    def _trees(self, gold: PreparedGold, pred: str) -> tuple[Node, Node]:
         if isinstance(gold, str):
-            return _tree(gold)
-        return make_bag([_tree(part) for part in gold], bare=True)
+            return _tree(read_decimal_comma(gold, pred)), _tree(read_decimal_comma(pred, gold))
+        return make_bag([_tree(part) for part in gold], bare=True), _tree(pred)
 
-    def quick(self, gold: PreparedGold, pred: str) -> bool | None:
+    def quick(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool | None:
         """In-process verdict, or None when a symbolic check is needed."""
         golds = [gold] if isinstance(gold, str) else gold
         if is_oversized(pred) or any(is_oversized(part) for part in golds):
             return pred.strip() == "\n".join(golds).strip()
-        return compare(self._gold_tree(gold), _tree(pred), QuickComparator())
+        return compare(*self._trees(gold, pred), QuickComparator(precision))
 
-    def full(self, gold: PreparedGold, pred: str) -> bool:
+    def full(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool:
         """Complete verdict with sympy; runs inside a pool worker."""
         from evaluation.grading.symbolic import SymbolicComparator  # sympy is only ever loaded in workers
 
-        return compare(self._gold_tree(gold), _tree(pred), SymbolicComparator()) is True
+        return compare(*self._trees(gold, pred), SymbolicComparator(precision)) is True
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ class ChoiceGrader:
             raise ValueError(f"choice gold must be one letter of {self.letters}, got {gold!r}")
         return letter
 
-    def quick(self, gold: PreparedGold, pred: str) -> bool:
+    def quick(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool:
         return parse_letter(pred, self.letters, option_text=True) == gold
 
-    def full(self, gold: PreparedGold, pred: str) -> bool:
+    def full(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool:
         return self.quick(gold, pred)

@@ -37,7 +37,9 @@ _SUBSTITUTIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\\[dt]binom(?![A-Za-z])"), r"\\binom"),
     (re.compile(r"\\(?:leqslant|leq|le)(?![A-Za-z])|<="), r"\\leq "),
     (re.compile(r"\\(?:geqslant|geq|ge)(?![A-Za-z])|>="), r"\\geq "),
-    (re.compile(r"\\(?:neq|ne)(?![A-Za-z])"), r"\\neq "),
+    (re.compile(r"\\(?:neq|ne)(?![A-Za-z])|!="), r"\\neq "),
+    (re.compile(r"\\lt(?![A-Za-z])"), "<"),
+    (re.compile(r"\\gt(?![A-Za-z])"), ">"),
     (re.compile(r"\\(?:varnothing|emptyset)(?![A-Za-z])"), r"\\emptyset "),
     (re.compile(r"\\mathbb\s*\{?R\}?"), r"(-\\infty,\\infty)"),
     (re.compile(r"\\infin(?:ity)?(?![A-Za-z])|\b(?:infinity|inf)\b"), r"\\infty "),
@@ -53,6 +55,10 @@ _SUBSTITUTIONS: list[tuple[re.Pattern[str], str]] = [
 _UNIT_WORD_RE = re.compile(r"[A-Za-z]{2,}(?:\^\d)?")  # lone letters are never units: "a+b" keeps its "a"
 _THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _BARE_ARG_RE = re.compile(r"\\(frac|sqrt)(?![A-Za-z])")
+# "1000,99" / "0,111": a decimal comma, read as such only against a decimal point on the other side;
+# a comma before exactly three digits is a thousands separator ("1,000"), never a decimal comma.
+_DECIMAL_COMMA_RE = re.compile(r"[+-]?(?:0,\d+|\d+,(?!\d{3}$)\d+)")
+_DECIMAL_POINT_RE = re.compile(r"[+-]?\d*\.\d+")
 
 
 def unwrap_commands(text: str, commands: re.Pattern[str] = _TEXT_RE) -> str:
@@ -142,6 +148,21 @@ def is_oversized(text: str) -> bool:
     return len(text) > MAX_ANSWER_CHARS or nesting_depth(text) > MAX_NESTING
 
 
+def read_decimal_comma(text: str, other: str) -> str:
+    """`text` with its decimal comma as a point when `other` is a decimal ("1000,99" vs "1000.99")."""
+    bare, other_bare = text.strip().strip("$").strip(), other.strip().strip("$").strip()
+    if _DECIMAL_COMMA_RE.fullmatch(bare) and _DECIMAL_POINT_RE.fullmatch(other_bare):
+        return bare.replace(",", ".")
+    return text
+
+
+def _strip_grouping_braces(text: str) -> str:
+    """"{1,3}" -> "1,3": unescaped braces around a whole answer only group it (a set is "\\{1,3\\}")."""
+    while text.startswith("{") and brace_matches(text).get(0) == len(text) - 1:
+        text = text[1:-1].strip()
+    return text
+
+
 def normalize(answer: str) -> str:
     """Canonical spelling of a maths answer; keeps meaning (brackets, order, signs) intact."""
     text = answer.strip()
@@ -153,7 +174,7 @@ def normalize(answer: str) -> str:
     text = unwrap_commands(_TEXT_UNIT_RE.sub("", text))
     for pattern, replacement in _SUBSTITUTIONS:
         text = pattern.sub(replacement, text)
-    text = brace_arguments(text).strip().rstrip(".").strip()
+    text = _strip_grouping_braces(brace_arguments(text).strip().rstrip(".").strip())
     text = re.sub(r"^(?:=|\\approx)\s*", "", text)  # "= 5" left over from "x = 5" extraction
     text = strip_unit_words(text)
     text = _NUMBER_WORDS.get(text.casefold(), text)

@@ -4,8 +4,12 @@ Literals become exact rationals, so 12 vs 12.0012 and 1/2^99 vs 1/2^98 are told 
 The one approximate rule: a decimal literal equals a value with no finite decimal expansion (1/3, pi)
 when it has at least MIN_SIGNIFICANT_DIGITS significant digits and is within one unit of its last place
 (correct rounding or truncation), e.g. 0.333333 = 1/3 and 6.283185 = 2*pi, but 6.283 != 2*pi.
+With an explicit `precision` N (GradeConfig.precision, `rlab grade --precision N`) that rule is replaced
+by Math-Verify's `float_rounding`: a decimal literal equals a value when both round to the same number
+at N decimal places (0.33 = 1/3 at N=2, not at N=4).
 """
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -105,11 +109,32 @@ def rounds_to(approx: Number, exact: Fraction) -> bool:
     )
 
 
-def numbers_equal(a: Number, b: Number) -> bool:
-    """Exact equality, plus the decimal-approximation rule when exactly one side is a decimal literal."""
+def round_places(value: Fraction, places: int) -> Fraction:
+    """`value` rounded to `places` decimal places, halves away from zero."""
+    scale = Fraction(10) ** places
+    magnitude = math.floor(abs(value) * scale + Fraction(1, 2))
+    return Fraction(magnitude if value >= 0 else -magnitude) / scale
+
+
+def approximates(approx: Number, exact: Fraction, precision: int | None) -> bool:
+    """Whether the decimal literal `approx` stands for `exact`: the default rule, or equal at `precision`."""
+    if precision is None:
+        return not terminates(exact) and rounds_to(approx, exact)
+    return round_places(approx.value, precision) == round_places(exact, precision)
+
+
+def numbers_equal(a: Number, b: Number, precision: int | None = None) -> bool:
+    """Exact equality, plus the decimal-approximation rule when a side is a decimal literal.
+
+    With a `precision`, any decimal literal is compared at that many decimal places (both sides rounded).
+    """
     if a.value == b.value:
         return True
-    if (a.ulp is None) == (b.ulp is None):
+    if a.ulp is None and b.ulp is None:
+        return False
+    if precision is not None:
+        return approximates(a, b.value, precision)
+    if a.ulp is not None and b.ulp is not None:
         return False
     approx, exact = (a, b) if a.ulp is not None else (b, a)
-    return not terminates(exact.value) and rounds_to(approx, exact.value)
+    return approximates(approx, exact.value, None)

@@ -132,12 +132,15 @@ class GradingPool:
             while not all(worker.ready for worker in self._workers):
                 self._step(deque(), [], 0.0)
 
-    def run(self, tasks: Sequence[Task], timeout_s: float) -> list[bool]:
-        """Verdicts of Grader.full(gold, pred) for each (kind, gold, pred); False on timeout or crash."""
+    def run(self, tasks: Sequence[Task], timeout_s: float, precision: int | None = None) -> list[bool]:
+        """Grader.full(gold, pred, precision) of each (kind, gold, pred); False on a timeout or crash."""
         with self._lock:
             self._check_usable()
             results = [False] * len(tasks)
-            payloads = [(json.dumps({"kind": k, "gold": g, "pred": p}) + "\n").encode() for k, g, p in tasks]
+            payloads = [
+                (json.dumps({"kind": k, "gold": g, "pred": p, "precision": precision}) + "\n").encode()
+                for k, g, p in tasks
+            ]
             queue, remaining = deque(range(len(tasks))), len(tasks)
             while remaining:
                 for worker in list(self._workers):

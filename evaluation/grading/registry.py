@@ -14,11 +14,14 @@ class Grader(Protocol):
         """Validate and canonicalise a gold answer; raises ValueError/TypeError if it is unusable."""
         ...
 
-    def quick(self, gold: PreparedGold, pred: str) -> bool | None:
-        """Cheap in-process verdict; None means "run full() in a pool worker"."""
+    def quick(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool | None:
+        """Cheap in-process verdict; None means "run full() in a pool worker".
+
+        `precision`: decimal places for comparing decimal literals (GradeConfig.precision), if it applies.
+        """
         ...
 
-    def full(self, gold: PreparedGold, pred: str) -> bool: ...
+    def full(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool: ...
 
 
 GRADERS: MappingProxyType[str, Grader] = MappingProxyType({"math": MathGrader(), "choice": ChoiceGrader()})

@@ -58,15 +58,24 @@ class Relation:
 Node = Leaf | Text | Seq | Bag | Matrix | Relation
 
 _OPENERS, _CLOSERS = "([{", ")]}"
-_LIST_SEP_RE = re.compile(r",|;|\\cup(?![A-Za-z])|\s(?:and|or)\s")
+_LIST_SEP_RE = re.compile(r",|;|\\cup(?![A-Za-z])|\s(?:and|or)\s|(?<=\))\s*(?:and|or)\s*(?=\()")
 _RELATION_RE = re.compile(r"\\leq|\\geq|\\neq|\\approx|\\in(?![A-Za-z])|<|>|=")
 _FLIPPED = {">": "<", "\\geq": "\\leq"}
+_NEGATED = {"<": ">", ">": "<", "\\leq": "\\geq", "\\geq": "\\leq"}
 _SAME_AS_EQUALS = {"\\approx"}
 _MATRIX_RE = re.compile(r"\\begin\{([pbB]?matrix|array)\}(?:\{[^{}]*\})?(.*)\\end\{\1\}", re.DOTALL)
 _IDENTIFIER_RE = re.compile(  # x, k, a_1, m_{\max}, f(x), \theta
     r"(?:[A-Za-z]|\\[A-Za-z]+)(?:_(?:\w|\{[^{}]*\}))?(?:'|\^\{?\*\}?)?(?:\([^()]*\))?"
 )
 _TEXT_RE = re.compile(r"[A-Za-z][A-Za-z' -]*")
+# A label an answer may be written after: names, a tuple of names, |AB|, V_1:V_2, \frac{NO}{BO}; no digits
+# (outside subscripts) and no arithmetic, so "2x + z = 1" or "7 = 11a+c" are never labels.
+_NAME = r"(?:[A-Za-z]|\\[A-Za-z]+)(?:_(?:\w|\{[^{}]*\}))?'?"
+_LABEL_RE = re.compile(
+    rf"(?:{_NAME})+(?:\([^()]*\))?|\|(?:{_NAME})+\||(?:{_NAME})+(?::(?:{_NAME})+)+"
+    rf"|\\frac\{{(?:{_NAME})+\}}\{{(?:{_NAME})+\}}"
+)
+_ASSIGNMENT_RE = re.compile(rf"\s*{_NAME}\s*=\s*([^=]+)")
 
 
 def _depth_scan(text: str) -> list[int]:
@@ -136,6 +145,9 @@ def _relation(text: str, depth: int) -> Node | None:
     chain = split_top(text, _RELATION_RE)
     if len(chain) < 2 or any(not part for part, _ in chain):
         return None
+    approx_at = next((i for i, (_, op) in enumerate(chain) if op == "\\approx"), None)
+    if approx_at is not None and approx_at > 0:  # "x = 1/3 \approx 0.33": the exact value is the answer
+        chain = [*chain[:approx_at], (chain[approx_at][0], "")]
     ops = ["=" if op in _SAME_AS_EQUALS else op for _, op in chain[:-1]]
     if all(op == "=" for op in ops):  # "x = 2 \cdot 3 = 6": the first and last members
         return Relation(parse_answer(chain[0][0], depth + 1), "=", parse_answer(chain[-1][0], depth + 1))
@@ -143,6 +155,11 @@ def _relation(text: str, depth: int) -> Node | None:
     if interval is not None or len(chain) != 2:
         return interval
     lhs, rhs, op = chain[0][0], chain[1][0], ops[0]
+    if op in _NEGATED:  # "-x > -1" is "x < 1": a negated variable alone on one side
+        if lhs.startswith("-") and _IDENTIFIER_RE.fullmatch(lhs[1:].strip()):
+            return _relation(f"{lhs[1:].strip()} {_NEGATED[op]} {_negated(rhs)}", depth + 1)
+        if rhs.startswith("-") and _IDENTIFIER_RE.fullmatch(rhs[1:].strip()):
+            return _relation(f"{_negated(lhs)} {_NEGATED[op]} {rhs[1:].strip()}", depth + 1)
     if op in _FLIPPED:
         lhs, rhs, op = rhs, lhs, _FLIPPED[op]
     return Relation(parse_answer(lhs, depth + 1), op, parse_answer(rhs, depth + 1))
@@ -164,11 +181,31 @@ def _leaf(text: str) -> Node:
 
 
 def make_bag(items: list[Node], bare: bool) -> Bag:
-    """A Bag with nested bare lists ("1 \\pm 2" inside a set) flattened into it."""
+    """A Bag with nested bare lists ("1 \\pm 2" inside a set) flattened into it.
+
+    A list of tuples is a set of solutions: a tuple written twice counts once. Repeated scalars still
+    count (a double root), so "-2, -2" is not "-2".
+    """
     flat: list[Node] = []
     for item in items:
         flat.extend(item.items if isinstance(item, Bag) and item.bare else [item])
+    if flat and all(isinstance(item, Seq) and item.brackets == "()" for item in flat):
+        flat = list(dict.fromkeys(flat))
     return Bag(tuple(flat), bare)
+
+
+def _assignment_groups(text: str, depth: int) -> Bag | None:
+    """"p=5,q=2;p=7,q=2" -> the solutions (5,2), (7,2); None unless every ";" group is such a list."""
+    groups = [part for part, _ in split_top(text, re.compile(";"))]
+    if len(groups) < 2:
+        return None
+    tuples: list[Node] = []
+    for group in groups:
+        sides = [_ASSIGNMENT_RE.fullmatch(part) for part, _ in split_top(group, re.compile(","))]
+        if len(sides) < 2 or not all(sides):
+            return None
+        tuples.append(Seq(tuple(parse_answer(m.group(1), depth + 1) for m in sides if m), "()"))
+    return make_bag(tuples, bare=True)
 
 
 def parse_answer(text: str, depth: int = 0) -> Node:
@@ -182,6 +219,9 @@ def parse_answer(text: str, depth: int = 0) -> Node:
             return _matrix(m.group(2), depth)
     if text == "\\emptyset":
         return Bag((), bare=False)
+    groups = _assignment_groups(text, depth)
+    if groups is not None:
+        return groups
     parts = [part for part, _ in split_top(text, _LIST_SEP_RE) if part]
     if len(parts) > 1:
         return make_bag([parse_answer(part, depth + 1) for part in parts], bare=True)
@@ -192,6 +232,8 @@ def parse_answer(text: str, depth: int = 0) -> Node:
         return make_bag([parse_answer(part, depth + 1) for part in inner], bare=False)
     if pair:
         items = [part for part, _ in split_top(text[1:-1], re.compile(","))]
+        if len(items) == 1:  # "(0;-2;6)": semicolons separate the coordinates
+            items = [part for part, _ in split_top(text[1:-1], re.compile(";"))]
         if len(items) == 1 and pair in ("()", "[]"):
             return parse_answer(items[0], depth + 1)
         return Seq(tuple(parse_answer(item, depth + 1) for item in items), pair)
@@ -203,6 +245,19 @@ def parse_answer(text: str, depth: int = 0) -> Node:
         both = [parse_answer(f"{left}{sign}{right}", depth + 1) for sign in "+-"]
         return make_bag(both, bare=True)
     return _leaf(text)
+
+
+def _negated(text: str) -> str:
+    return text[1:] if re.fullmatch(r"-[\w.]+", text) else f"-({text})"
+
+
+def is_label(node: Node) -> bool:
+    """A name an answer may follow: an identifier, a tuple of them, |AB|, V_1:V_2, AB, \\frac{NO}{BO}."""
+    if isinstance(node, Seq):
+        return node.brackets == "()" and all(is_identifier(item) for item in node.items)
+    if isinstance(node, Text):
+        return " " not in node.value
+    return isinstance(node, Leaf) and not node.unit and bool(_LABEL_RE.fullmatch(node.key))
 
 
 def is_identifier(node: Node) -> bool:

@@ -16,7 +16,7 @@ from latex2sympy2_extended.latex2sympy2 import ConversionConfig
 
 from evaluation.grading.compare import PERCENT, QuickComparator, Verdict
 from evaluation.grading.latex_parser import parse_latex
-from evaluation.grading.numeric import Number, numbers_equal, parse_number, rounds_to
+from evaluation.grading.numeric import Number, approximates, numbers_equal, parse_number, rounds_to
 from evaluation.grading.structure import Leaf, Relation
 
 REL_TOL = sympy.Rational(1, 10**9)
@@ -111,14 +111,17 @@ def expressions_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
     return nonzero or sympy.simplify(a - b) == 0  # all-zero probes prove nothing
 
 
-def _decimal_vs_expr(approx: Number, expr: sympy.Expr) -> bool:
+def _decimal_vs_expr(approx: Number, expr: sympy.Expr, precision: int | None) -> bool:
     """A decimal literal against an exact value: exact if rational, else the rounding rule."""
     if expr.free_symbols or not expr.is_number:
         return False
     if expr.is_Rational:
-        return numbers_equal(approx, Number(Fraction(int(expr.p), int(expr.q))))
+        return numbers_equal(approx, Number(Fraction(int(expr.p), int(expr.q))), precision)
     value = _evaluate(expr)
-    return value is not None and bool(value.is_real) and rounds_to(approx, Fraction(str(value)))
+    if value is None or not value.is_real:
+        return False
+    exact = Fraction(str(value))  # a 30-digit stand-in for an irrational value: never "terminates"
+    return rounds_to(approx, exact) if precision is None else approximates(approx, exact, precision)
 
 
 class SymbolicComparator(QuickComparator):
@@ -136,7 +139,7 @@ class SymbolicComparator(QuickComparator):
                                   (pred, pred_unit, gold_expr * _UNIT_FACTORS[gold_unit])):
             number = parse_number(text)
             if number is not None and number.ulp is not None and unit != "deg":
-                return _decimal_vs_expr(number.scaled(PERCENT) if unit else number, other)
+                return _decimal_vs_expr(number.scaled(PERCENT) if unit else number, other, self.precision)
         return expressions_equal(gold_expr * _UNIT_FACTORS[gold_unit], pred_expr * _UNIT_FACTORS[pred_unit])
 
     def equation(self, gold: Relation, pred: Relation) -> Verdict:

@@ -1,4 +1,4 @@
-"""Pool worker: one JSON task per line on stdin ({"kind", "gold", "pred"}), "1"/"0" per line on stdout."""
+"""Pool worker: one JSON task a line on stdin ({"kind", "gold", "pred", "precision"}), "1"/"0" a line out."""
 
 import json
 import os
@@ -41,7 +41,7 @@ def main() -> None:
     for line in iter(sys.stdin.readline, ""):
         task = json.loads(line)
         try:
-            equal = get_grader(task["kind"]).full(task["gold"], task["pred"])
+            equal = get_grader(task["kind"]).full(task["gold"], task["pred"], task.get("precision"))
         except Exception:  # includes MemoryError and RecursionError: a failed check is "not equal"
             equal = False
         channel.write("1\n" if equal else "0\n")
