@@ -121,6 +121,15 @@ def worker_process(worker_server, celery_broker, redis_server):
     wait_until_idle(celery_broker, redis_server.url, worker_server)
 
 
+def queue_keys(queues: tuple[str, ...]) -> list[str]:
+    """The Redis lists behind Celery queues: one per message priority (kombu: `<queue><sep><priority>`, the
+    plain name for priority 0)."""
+    from kombu.transport.redis import PRIORITY_STEPS
+
+    sep = "\x06\x16"
+    return [queue if step == 0 else f"{queue}{sep}{step}" for queue in queues for step in PRIORITY_STEPS]
+
+
 def wait_until_idle(app, broker_url: str, worker: WorkerProcess, timeout: float = 120) -> None:
     import redis
 
@@ -129,7 +138,7 @@ def wait_until_idle(app, broker_url: str, worker: WorkerProcess, timeout: float 
     while time.monotonic() < deadline:
         if worker.process.poll() is not None:
             return
-        queued = sum(client.llen(queue) for queue in ("cpu", "gpu"))
+        queued = sum(client.llen(key) for key in queue_keys(("cpu", "gpu", "maintenance")))
         active = app.control.inspect(timeout=1.0).active() or {}
         if not queued and not any(active.values()):
             return

@@ -283,6 +283,11 @@ class SpecV1(Block):
     name: str = Field(min_length=1, max_length=120, pattern=r"^[\w][\w .,:()+=-]*$")
     description: str = ""
     tags: list[str] = Field(default_factory=list)
+    pinned_metrics: list[str] = Field(
+        default_factory=list,
+        description="Step metrics the run page shows first (e.g. boxed_ratio, reward_mean); empty = the "
+        "algorithm's own.",
+    )
     model: ModelSpec
     algorithm: AlgorithmSpec = Field(default_factory=AlgorithmSpec)
     loss: LossSpec = Field(default_factory=LossSpec)

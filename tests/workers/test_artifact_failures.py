@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rlab.experiments.models import Checkpoint, Run
+from rlab.experiments.models import Checkpoint, EvalRequest, Run
 from tests.models import tiny_grpo_spec
 from tests.platform.conftest import make_unqueued_run
 from workers.artifacts import LOG_NAME, storage_failure
@@ -99,7 +99,8 @@ def test_samples_on_a_full_disk_fail_the_finished_run(run, child_env):
     samples = artifact_dir(child_env, run) / "evals" / "base" / "arith.jsonl"
     samples.parent.mkdir(parents=True)
     samples.symlink_to("/dev/full")
-    run_task(child_env, f"evaluate_model_task({run.pk})")
+    request = EvalRequest.ask(run)
+    run_task(child_env, f"evaluate_model_task({request.pk})")
     run.refresh_from_db()
     assert run.status == "failed"
     assert run.error == f"disk full: cannot write {samples} (ENOSPC: No space left on device)"

@@ -12,11 +12,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from rlab.experiments.charts import Chart, Series, line_chart
-from rlab.experiments.models import Run
+from rlab.experiments.models import EvalRequest, Run
 from rlab.experiments.spec_form import dump_yaml
 from rlab.spec import SpecV1
 
-# Shown first, in this order; any other numeric metric follows alphabetically.
+# Shown first after the pinned metrics (the spec's `pinned_metrics`, else its algorithm's), in this order;
+# any other numeric metric follows alphabetically.
 METRIC_ORDER = ("reward_mean", "train_accuracy", "entropy", "response_length_mean", "kl")
 LOG_NAME = "run.log"  # written by workers.artifacts.run_log into the run's artifact folder
 LOG_LINES = 200
@@ -25,6 +26,39 @@ LOG_MAX_BYTES = 1024 * 1024
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def pinned_metrics(run: Run) -> list[str]:
+    """The metrics the run's page shows first: its spec's `pinned_metrics`, else its algorithm's."""
+    from training.algorithms import algorithms
+
+    pinned = run.config.get("pinned_metrics") or []
+    algorithm = algorithms().get(run.config.get("algorithm", {}).get("name", ""))
+    return list(pinned) or list(algorithm.pinned_metrics if algorithm else ())
+
+
+@dataclass(frozen=True)
+class EvaluationStatus:
+    """What the run page says of the evaluations the run asked for: open ones and failed ones."""
+
+    open: list[EvalRequest]
+    failed: list[EvalRequest]
+
+
+def evaluation_status(run: Run) -> EvaluationStatus:
+    requests = list(run.eval_requests.exclude(status=EvalRequest.Status.DONE).order_by("created_at"))
+    return EvaluationStatus(
+        open=[r for r in requests if r.is_open],
+        failed=[r for r in requests if r.status == EvalRequest.Status.FAILED],
+    )
+
+
+def queue_position(run: Run) -> int | None:
+    """1 for the next queued run of its queue (runs are taken first in, first out), None unless queued."""
+    if run.status != Run.Status.QUEUED:
+        return None
+    ahead = Run.objects.filter(queue=run.queue, status=Run.Status.QUEUED, created_at__lt=run.created_at)
+    return ahead.count() + 1
 
 
 @dataclass(frozen=True)
@@ -40,8 +74,9 @@ def metric_charts(run: Run) -> Curves:
         for key, value in (values or {}).items():
             if _is_number(value):
                 series.setdefault(key, []).append((step, value))
-    main = [key for key in METRIC_ORDER if key in series]
-    more = sorted(key for key in series if key not in METRIC_ORDER)
+    order = list(dict.fromkeys([*pinned_metrics(run), *METRIC_ORDER]))
+    main = [key for key in order if key in series]
+    more = sorted(key for key in series if key not in order)
     if not main:
         main, more = more, []
     return Curves(

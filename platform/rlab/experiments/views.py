@@ -14,9 +14,11 @@ from rlab.experiments.models import Run, Spec
 from rlab.experiments.run_report import (
     config_yaml,
     eta_seconds,
+    evaluation_status,
     format_duration,
     log_tail,
     metric_charts,
+    queue_position,
 )
 from rlab.experiments.spec_form import SpecForm, dump_yaml, load_yaml
 from rlab.experiments.submission import submit_spec
@@ -65,6 +67,8 @@ def _status_context(run: Run) -> dict:
         "run": run,
         "eta": format_duration(eta_seconds(run, timezone.now())),
         "duration": format_duration(took),
+        "evaluations": evaluation_status(run),
+        "queue_position": queue_position(run),
     }
 
 
