@@ -21,9 +21,12 @@ from tests.training.test_grpo_trainer import (  # noqa: F401  (contains_answer_r
 from training.algorithms.grpo.trainer import GRPOTrainer
 from training.checkpoints import (
     COMPLETE,
+    CheckpointBudgetError,
     CheckpointError,
     CheckpointWriteError,
     checkpoint_dtype,
+    folder_size,
+    has_resume_state,
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
@@ -184,3 +187,49 @@ def test_retention_keeps_the_last_k_and_the_best(tokenizer, tmp_path):
 def test_latest_checkpoint_of_an_empty_or_missing_folder(tmp_path):
     assert latest_checkpoint(tmp_path) is None
     assert latest_checkpoint(tmp_path / "absent") is None
+
+
+def test_retention_keeps_what_an_evaluation_needs_and_counts_keep_last_among_the_rest(tokenizer, tmp_path):
+    model = make_model()
+    for step in [1, 2, 3, 4, 5]:
+        _save(tmp_path, step, model, tokenizer)
+    prune_checkpoints(tmp_path, keep_last=1, protected={1, 2})
+    assert [info.step for info in list_checkpoints(tmp_path)] == [1, 2, 5]
+    prune_checkpoints(tmp_path, keep_last=1, protected={2})  # step 1's evaluation is in
+    assert [info.step for info in list_checkpoints(tmp_path)] == [2, 5]
+
+
+def test_only_the_newest_checkpoint_keeps_its_resume_state(tokenizer, tmp_path):
+    model = make_model()
+    for step in [1, 2, 3]:
+        _save(tmp_path, step, model, tokenizer)
+    sizes = {info.step: folder_size(info.path) for info in list_checkpoints(tmp_path)}
+    prune_checkpoints(tmp_path, keep_last=3)
+    kept = list_checkpoints(tmp_path)
+    assert [has_resume_state(info.path) for info in kept] == [False, False, True]
+    assert latest_checkpoint(tmp_path) == kept[-1].path
+    assert folder_size(kept[0].path) < sizes[1] and folder_size(kept[-1].path) == sizes[3]
+    assert not (kept[0].path / "optimizer.pt").exists() and not (kept[0].path / "rng_state.pt").exists()
+    load_model_weights(make_model(seed=1), kept[0].path)  # still a model folder
+
+
+def test_a_checkpoint_past_the_disk_budget_fails_before_it_is_written(tokenizer, tmp_path):
+    config = make_config(output_dir=str(tmp_path), save_every=1, steps=2, disk_budget_gib=1e-6)
+    trainer = GRPOTrainer(make_model(), tokenizer, EXAMPLES[:2], config)
+    with pytest.raises(CheckpointBudgetError, match=r"train\.disk_budget_gib"):
+        trainer.train()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_dtype_other_than_the_models_saves_and_reports_step_0(tokenizer, tmp_path):
+    """Paper App. B.6: the stored initial checkpoint (fp32 there) is evaluated like every later one."""
+    recorder = Recorder()
+    config = make_config(output_dir=str(tmp_path), save_every=2, steps=2, checkpoint_dtype="bfloat16")
+    GRPOTrainer(make_model(), tokenizer, EXAMPLES[:2], config, callbacks=recorder).train()
+    assert [(step, dtype) for step, _, dtype in recorder.checkpoints] == [(0, "bfloat16"), (2, "bfloat16")]
+    step_0 = list_checkpoints(tmp_path)[0].path
+    assert _safetensors_dtypes(step_0) == {"BF16"} and read_trainer_state(step_0)["step"] == 0
+    recorder = Recorder()
+    same = make_config(output_dir=str(tmp_path / "same"), save_every=2, steps=2)
+    GRPOTrainer(make_model(), tokenizer, EXAMPLES[:2], same, callbacks=recorder).train()
+    assert [step for step, _, _ in recorder.checkpoints] == [2]  # step 0 would be the base model again

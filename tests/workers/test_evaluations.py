@@ -41,7 +41,9 @@ def test_every_checkpoint_is_evaluated_before_it_is_pruned(team, sums, tiny_mode
     assert [has_resume_state(info.path) for info in on_disk] == [False] * (len(on_disk) - 1) + [True]
 
 
-def test_a_worker_killed_during_an_evaluation_leaves_it_to_the_next(team, sums, tiny_model_dir, worker_process):
+def test_a_worker_killed_during_an_evaluation_leaves_it_to_the_next(
+    team, sums, tiny_model_dir, worker_process
+):
     spec = tiny_grpo_spec(tiny_model_dir, "sums", steps=1, save_every=1, base_model=False).replace(
         "limit: 2,", "limit: 400,"
     ).replace("max_new_tokens: 4", "max_new_tokens: 24, n: 4")
