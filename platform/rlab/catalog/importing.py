@@ -115,7 +115,7 @@ def get_path(row: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(value, dict) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and part.isdecimal() and int(part) < len(value):
             value = value[int(part)]
         else:
             raise KeyError(path)
@@ -148,7 +148,7 @@ def _example_fields(row: Any, position: int, mapping: FieldMapping) -> dict[str,
             raise ValueError(f"{mapping.choices!r} must be a list of at least two options")
         fields["choices"] = [str(c) for c in choices]
     index = get_path(row, mapping.index) if mapping.index else position
-    if isinstance(index, bool) or not str(index).isdigit():
+    if isinstance(index, bool) or not str(index).isdecimal():
         raise ValueError(f"{mapping.index!r} must be a non-negative integer, got {index!r}")
     fields["index"] = int(index)
     fields["metadata"] = {"source_row": row} if mapping.index else {}
