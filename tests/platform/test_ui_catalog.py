@@ -249,6 +249,21 @@ def test_label_noise_variant_from_the_form_is_created_once(alice, team_a):
     assert "corrupted by label noise" in example and f"<code>{noisy.original_answer}</code>" in example
 
 
+def test_label_noise_variant_of_a_shared_dataset_stays_in_the_team(alice, bob, team_a):
+    shared = make_dataset(None, "shared-numbers", size=10)
+    logged_in(alice).post(
+        reverse("catalog:dataset_noise", args=[shared.pk]), {"fraction": "0.5", "seed": "0"}
+    )
+    variant = Dataset.objects.get(parent=shared)
+    assert variant.team == team_a
+    assert variant.name in logged_in(alice).get(reverse("catalog:dataset_list")).content.decode()
+    bobs_list = logged_in(bob).get(reverse("catalog:dataset_list")).content.decode()
+    assert "shared-numbers" in bobs_list and variant.name not in bobs_list
+    bobs_view = logged_in(bob).get(reverse("catalog:dataset_detail", args=[shared.pk])).content.decode()
+    assert variant.name not in bobs_view
+    assert logged_in(bob).get(reverse("catalog:dataset_detail", args=[variant.pk])).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("fraction", "seed", "message"),
     [

@@ -90,7 +90,9 @@ def dataset_noise(request: HttpRequest, pk: int) -> HttpResponse:
     fraction, seed = form.cleaned_data["fraction"], form.cleaned_data["seed"]
     existing = set(parent.derived.values_list("pk", flat=True))
     try:
-        variant = label_noise_variant(parent, fraction, seed, request.user)
+        variant = label_noise_variant(
+            parent, fraction, seed, team=parent.team or _team(request), user=request.user
+        )
     except IntegrityError:  # the variant's name is taken by a dataset that is not this variant
         form.add_error(None, f"A dataset named {variant_name(parent, fraction, seed)} already exists.")
         return _detail(request, parent, noise_form=form)
