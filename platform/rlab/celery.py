@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rlab.settings")
 
 QUEUES = ("gpu", "cpu")
 
-app = Celery("rlab", include=["workers.tasks"])
+app = Celery("rlab", include=["workers.tasks", "workers.import_tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     # Each queue gets its own direct exchange; otherwise Celery binds them all to the default queue's.

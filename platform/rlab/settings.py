@@ -175,6 +175,12 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 RLAB_DATA_DIR = DATA_DIR
 RLAB_ARTIFACT_DIR = ARTIFACT_DIR
+# Uploads larger than this are stored under RLAB_DATA_DIR/uploads/ and imported by a worker, so the request
+# returns at once (web and workers must share that folder); smaller ones are imported in the request.
+RLAB_INLINE_IMPORT_BYTES = int(os.environ.get("RLAB_INLINE_IMPORT_BYTES", str(4 * 1024 * 1024)))
+# The one local folder the hub import may read datasets from (a "hub id" that names a local folder);
+# unset, it reads none: a relative path such as the artifact folder must not pass for a hub id.
+RLAB_IMPORT_ROOT = Path(os.environ["RLAB_IMPORT_ROOT"]).resolve() if os.environ.get("RLAB_IMPORT_ROOT") else None
 # A running run writes a heartbeat this often; one silent for RLAB_STALE_AFTER_SECONDS is re-queued.
 RLAB_HEARTBEAT_SECONDS = float(os.environ.get("RLAB_HEARTBEAT_SECONDS", "15"))
 RLAB_STALE_AFTER_SECONDS = float(os.environ.get("RLAB_STALE_AFTER_SECONDS", "300"))
