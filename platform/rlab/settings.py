@@ -171,6 +171,7 @@ AXES_FAILURE_LIMIT = int(os.environ.get("RLAB_LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("RLAB_LOGIN_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every start of a CLI command or worker
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 RLAB_DATA_DIR = DATA_DIR

@@ -35,18 +35,18 @@ DATASET_NAME_RULE = "letters, digits and . _ + - only, starting with a letter or
 MAX_NAME_LENGTH = Dataset._meta.get_field("name").max_length
 KB, MB = 1024, 1024 * 1024
 SHORT_FIELDS = {name: Example._meta.get_field(name).max_length for name in ("subject", "level")}
+CSV_FIELD_LIMIT = csv.field_size_limit()  # a process-wide setting of the csv module, left as it is
 MAX_INDEX = 2**31 - 1  # Example.index is a PositiveIntegerField
 
 
 @dataclass(frozen=True)
 class ImportLimits:
-    """Bounds on what one import may read. `max_csv_field_bytes` is Python's csv default (128 KB)."""
+    """Bounds on what one import may read (and CSV_FIELD_LIMIT, Python's csv default of 128 KB)."""
 
     max_rows: int = 1_000_000
     max_line_bytes: int = 4 * MB  # one JSONL line
     max_json_file_bytes: int = 32 * MB  # a .json file is parsed whole; larger ones must be JSONL
     max_nesting: int = 32  # levels of objects and lists in a row
-    max_csv_field_bytes: int = csv.field_size_limit()
     max_decoded_bytes: int = 2048 * MB  # a Parquet file's rows once decoded (repeated values expand)
 
 
@@ -176,20 +176,18 @@ def _read_json(stream: BinaryIO, limits: ImportLimits) -> Iterator[tuple[int, An
 def _read_csv(stream: BinaryIO, limits: ImportLimits) -> Iterator[tuple[int, Any]]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     reader = csv.DictReader(text)
-    previous_limit = csv.field_size_limit(limits.max_csv_field_bytes)
+    # Line numbers count records, the header being line 1 (as a spreadsheet numbers them).
+    number = 1
     try:
-        # Line numbers count records, the header being line 1 (as a spreadsheet numbers them).
-        yield from enumerate(reader, start=2)
+        for number, row in enumerate(reader, start=2):
+            yield number, row
     except csv.Error as error:
         if "field limit" in str(error):
-            raise Unreadable(
-                f"a field is longer than {limits.max_csv_field_bytes // KB} KB", reader.line_num
-            ) from None
-        raise Unreadable(f"malformed CSV ({error})", reader.line_num) from None
+            raise Unreadable(f"a field is longer than {CSV_FIELD_LIMIT // KB} KB", number + 1) from None
+        raise Unreadable(f"malformed CSV ({error})", number + 1) from None
     except UnicodeDecodeError:
-        raise Unreadable("not UTF-8 text", reader.line_num + 1) from None
+        raise Unreadable("not UTF-8 text", number + 1) from None
     finally:
-        csv.field_size_limit(previous_limit)
         text.detach()  # the caller closes the file
 
 
