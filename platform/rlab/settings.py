@@ -181,7 +181,9 @@ RLAB_ARTIFACT_DIR = ARTIFACT_DIR
 RLAB_INLINE_IMPORT_BYTES = int(os.environ.get("RLAB_INLINE_IMPORT_BYTES", str(4 * 1024 * 1024)))
 # The one local folder the hub import may read datasets from (a "hub id" that names a local folder);
 # unset, it reads none: a relative path such as the artifact folder must not pass for a hub id.
-RLAB_IMPORT_ROOT = Path(os.environ["RLAB_IMPORT_ROOT"]).resolve() if os.environ.get("RLAB_IMPORT_ROOT") else None
+RLAB_IMPORT_ROOT = (
+    Path(os.environ["RLAB_IMPORT_ROOT"]).resolve() if os.environ.get("RLAB_IMPORT_ROOT") else None
+)
 # A running run writes a heartbeat this often; one silent for RLAB_STALE_AFTER_SECONDS is re-queued.
 RLAB_HEARTBEAT_SECONDS = float(os.environ.get("RLAB_HEARTBEAT_SECONDS", "15"))
 RLAB_STALE_AFTER_SECONDS = float(os.environ.get("RLAB_STALE_AFTER_SECONDS", "300"))
@@ -219,5 +221,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("RLAB_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -14,7 +14,8 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.move import file_move_safe
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -60,6 +61,9 @@ def _store(upload: UploadedFile) -> Path:
     folder = upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{uuid.uuid4().hex}{Path(upload.name).suffix.lower()}"
+    if isinstance(upload, TemporaryUploadedFile):  # already on disk: moved, not copied, where it can be
+        file_move_safe(upload.temporary_file_path(), target)
+        return target
     upload.seek(0)
     with open(target, "wb") as stored:
         shutil.copyfileobj(upload, stored, 1024 * 1024)
