@@ -16,7 +16,7 @@ QUEUES = ("gpu", "cpu", MAINTENANCE_QUEUE)
 EVALUATION_PRIORITY = 0
 RUN_PRIORITY = 6
 
-app = Celery("rlab", include=["workers.tasks"])
+app = Celery("rlab", include=["workers.tasks", "workers.import_tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     # Each queue gets its own direct exchange; otherwise Celery binds them all to the default queue's.

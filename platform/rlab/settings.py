@@ -6,6 +6,7 @@ so `make demo` needs no server. Production sets DATABASE_URL (PostgreSQL) and CE
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -13,7 +14,12 @@ import dj_database_url
 from rlab.paths import ARTIFACT_DIR, BROKER_DIR, DATA_DIR, TEMPLATE_DIR, VAR_DIR
 
 PRODUCTION = os.environ.get("RLAB_ENV", "development") == "production"
-DEBUG = os.environ.get("DJANGO_DEBUG", "0" if PRODUCTION else "1") == "1"
+# Debug pages show settings and code: only when asked for, never by default.
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+
+
+def _flag(name: str, default: bool) -> bool:
+    return os.environ.get(name, "1" if default else "0") == "1"
 
 
 def _secret_key() -> str:
@@ -42,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "rlab.teams",
     "rlab.catalog",
     "rlab.experiments",
@@ -59,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "rlab.teams.middleware.CurrentTeamMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "rlab.urls"
@@ -107,6 +115,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "rlab.teams.auth.LoginThrottleBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "experiments:run_list"
 LOGOUT_REDIRECT_URL = "login"
@@ -120,6 +132,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request without it
 STATICFILES_DIRS = [Path(__file__).resolve().parent / "static"]
+# Outside production (no collectstatic) whitenoise serves the static files from the app folders.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -129,9 +143,47 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HTTPS in production (docs/deployment.md): plain-HTTP requests are redirected, browsers are told to use
+# HTTPS only (HSTS), and behind a TLS-terminating proxy the header it sets marks a request as secure.
+SECURE_SSL_REDIRECT = _flag("RLAB_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = int(os.environ.get("RLAB_HSTS_SECONDS", str(365 * 24 * 3600) if PRODUCTION else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("RLAB_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = _flag("RLAB_HSTS_PRELOAD", False)
+# Preloading is the operator's commitment to browsers' built-in lists, not a default: don't warn about it.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    """`RLAB_PROXY_SSL_HEADER="X-Forwarded-Proto: https"` → Django's ("HTTP_X_FORWARDED_PROTO", "https").
+    Set it only behind a proxy that always sets (or strips) that header, or clients could forge it."""
+    header, _, value = os.environ.get("RLAB_PROXY_SSL_HEADER", "").partition(":")
+    if not header.strip():
+        return None
+    return "HTTP_" + header.strip().upper().replace("-", "_"), value.strip()
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
+
+# Login throttling (django-axes): after RLAB_LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# address (REMOTE_ADDR; behind a proxy, the proxy's), that pair is locked out for RLAB_LOGIN_COOLOFF_MINUTES.
+# A successful login clears the count.
+AXES_FAILURE_LIMIT = int(os.environ.get("RLAB_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("RLAB_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every start of a CLI command or worker
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 RLAB_DATA_DIR = DATA_DIR
 RLAB_ARTIFACT_DIR = ARTIFACT_DIR
+# Uploads larger than this are stored under RLAB_DATA_DIR/uploads/ and imported by a worker, so the request
+# returns at once (web and workers must share that folder); smaller ones are imported in the request.
+RLAB_INLINE_IMPORT_BYTES = int(os.environ.get("RLAB_INLINE_IMPORT_BYTES", str(4 * 1024 * 1024)))
+# The one local folder the hub import may read datasets from (a "hub id" that names a local folder);
+# unset, it reads none: a relative path such as the artifact folder must not pass for a hub id.
+RLAB_IMPORT_ROOT = (
+    Path(os.environ["RLAB_IMPORT_ROOT"]).resolve() if os.environ.get("RLAB_IMPORT_ROOT") else None
+)
 # A running run writes a heartbeat this often; one silent for RLAB_STALE_AFTER_SECONDS is re-queued.
 RLAB_HEARTBEAT_SECONDS = float(os.environ.get("RLAB_HEARTBEAT_SECONDS", "15"))
 RLAB_STALE_AFTER_SECONDS = float(os.environ.get("RLAB_STALE_AFTER_SECONDS", "300"))
@@ -174,5 +226,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("RLAB_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -221,3 +221,22 @@ def test_yaml_edits_fill_in_the_form(page, member):
     page.fill("#spec-yaml", "name: [broken")
     expect(page.locator("#spec-status")).to_contain_text("not valid YAML")
     expect(page.locator("#f-name")).to_have_value("from-yaml")
+
+
+def test_a_large_upload_shows_its_import_then_the_dataset(page, member, settings, tmp_path, worker_process):
+    """Over RLAB_INLINE_IMPORT_BYTES the upload page hands over to the import's page, which follows the
+    worker's progress and opens the dataset once it is imported."""
+    settings.RLAB_INLINE_IMPORT_BYTES = 1024
+    settings.RLAB_DATA_DIR = tmp_path
+    log_in(page, member)
+    page.goto("/datasets/upload/")
+    rows = [{"question": f"What is {i} + {i}?", "final_answer": str(2 * i)} for i in range(3000)]
+    choose_file(page, "many.jsonl", jsonl(rows))
+    expect(page.locator("#preview")).to_contain_text("The first 50 rows")
+    page.click("button:has-text('Import')")
+    page.wait_for_url(re.compile(r"/datasets/imports/\d+/$"))
+    expect(page.locator("h1")).to_contain_text("Importing many")
+    screenshot(page, "dataset-import-progress")
+    page.wait_for_url(re.compile(r"/datasets/\d+/$"), timeout=120_000)
+    expect(page.locator(".message")).to_contain_text("Imported 3000 examples into many")
+    assert Dataset.objects.get(name="many").examples.count() == 3000

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from rlab.catalog.models import Benchmark, Dataset, Example
+from rlab.catalog.models import Benchmark, Dataset, Example, ImportJob
 
 
 @admin.register(Dataset)
@@ -20,3 +20,9 @@ class ExampleAdmin(admin.ModelAdmin):
 @admin.register(Benchmark)
 class BenchmarkAdmin(admin.ModelAdmin):
     list_display = ["key", "name", "grader", "repeats", "dataset"]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "filename", "size", "status", "created_at", "finished_at"]
+    list_filter = ["status", "team"]

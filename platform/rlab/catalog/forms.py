@@ -9,7 +9,15 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import F, QuerySet
 
-from rlab.catalog.importing import READERS, FieldMapping
+from rlab.catalog.importing import (
+    DATASET_NAME,
+    DATASET_NAME_RULE,
+    MAX_NAME_LENGTH,
+    READERS,
+    FieldMapping,
+    name_problem,
+)
+from rlab.catalog.models import Dataset
 from rlab.catalog.uploads import MAX_UPLOAD_BYTES
 from rlab.spec import HUB_ID
 
@@ -26,13 +34,42 @@ MAPPING_HELP = {
 
 
 class DatasetNameField(forms.CharField):
-    default_validators = [RegexValidator(r"^[\w][\w.+-]*$", "Letters, digits and . _ + - only.")]
+    default_validators = [RegexValidator(DATASET_NAME, DATASET_NAME_RULE.capitalize() + ".")]
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(max_length=200, **kwargs)
+        super().__init__(max_length=MAX_NAME_LENGTH, **kwargs)
 
 
-class UploadForm(forms.Form):
+class DatasetNameMixin:
+    """The dataset's name: the one typed in, else one derived from the source (`default_name`), checked
+    like a typed one and unique in the team."""
+
+    def __init__(self, *args, team=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.team = team
+
+    def default_name(self) -> str:
+        raise NotImplementedError
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if "name" in self.errors or any(f not in cleaned for f in self.source_fields):
+            return cleaned
+        name = cleaned.get("name") or self.default_name()
+        if problem := name_problem(name):
+            where = "" if cleaned.get("name") else " (taken from the source; type a name instead)"
+            self.add_error("name", f"{problem[0].upper()}{problem[1:]}{where}.")
+        elif self.team is not None and Dataset.objects.filter(team=self.team, name=name).exists():
+            self.add_error("name", f"A dataset named {name!r} already exists in this team.")
+        else:
+            cleaned["name"] = name
+        return cleaned
+
+    def dataset_name(self) -> str:
+        return self.cleaned_data["name"]
+
+
+class UploadForm(DatasetNameMixin, forms.Form):
     file = forms.FileField(help_text=f"{', '.join(READERS)} — up to {MAX_UPLOAD_BYTES // 2**20} MB.")
     name = DatasetNameField(required=False, help_text="Default: the file name without its extension.")
     licence_note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -45,8 +82,10 @@ class UploadForm(forms.Form):
             raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB.")
         return upload
 
-    def dataset_name(self) -> str:
-        return self.cleaned_data["name"] or Path(self.cleaned_data["file"].name).stem
+    source_fields = ("file",)
+
+    def default_name(self) -> str:
+        return Path(self.cleaned_data["file"].name).stem
 
 
 class MappingForm(forms.Form):
@@ -73,7 +112,7 @@ class MappingForm(forms.Form):
         return FieldMapping(**{name: self.cleaned_data[name] or None for name in MAPPED_FIELDS})
 
 
-class HubImportForm(forms.Form):
+class HubImportForm(DatasetNameMixin, forms.Form):
     hub_id = forms.RegexField(
         regex=HUB_ID, label="Hub dataset id", help_text="e.g. HuggingFaceH4/MATH-500", max_length=200
     )
@@ -81,8 +120,10 @@ class HubImportForm(forms.Form):
     split = forms.CharField(initial="train", max_length=100, help_text="e.g. train, test or train[:1000].")
     name = DatasetNameField(required=False, help_text="Default: the dataset id's last part.")
 
-    def dataset_name(self) -> str:
-        return self.cleaned_data["name"] or self.cleaned_data["hub_id"].split("/")[-1]
+    source_fields = ("hub_id",)
+
+    def default_name(self) -> str:
+        return self.cleaned_data["hub_id"].split("/")[-1]
 
 
 class NoiseForm(forms.Form):

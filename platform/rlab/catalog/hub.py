@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
-from rlab.catalog.importing import FieldMapping, import_dataset
+from rlab.catalog.importing import LIMITS, FieldMapping, ImportFailed, RowError, import_dataset
 from rlab.catalog.models import Dataset
 
 HUB_TIMEOUT_SECONDS = 8.0
@@ -33,20 +35,41 @@ def _check_reachable(hub_id: str) -> None:
         ) from None
 
 
+def dataset_source(hub_id: str) -> str:
+    """What `load_dataset` is given for `hub_id`: a folder of that name under RLAB_IMPORT_ROOT if there is
+    one, else the hub id. `load_dataset` reads any folder the id names relative to the server's working
+    directory (`var/artifacts`…), so an id naming such a folder is refused."""
+    root = settings.RLAB_IMPORT_ROOT
+    if root is not None:
+        local = (root / hub_id).resolve()
+        if local.is_relative_to(root) and local.exists():
+            return str(local)
+    if Path(hub_id).exists() or Path(hub_id).is_symlink():
+        raise HubUnavailable(
+            f"{hub_id!r} names a folder on the server, not a hub dataset; folders are imported only from "
+            "under the import root (RLAB_IMPORT_ROOT)"
+        )
+    return hub_id
+
+
 def hub_rows(hub_id: str, config: str, split: str) -> list[dict]:
     """The split's rows; in offline mode (HF_HUB_OFFLINE=1) only a locally cached copy can be used."""
     from datasets import config as datasets_config
     from datasets import load_dataset
 
-    if not datasets_config.HF_HUB_OFFLINE:
+    source = dataset_source(hub_id)
+    if source == hub_id and not datasets_config.HF_HUB_OFFLINE:
         _check_reachable(hub_id)
     try:
-        rows = load_dataset(hub_id, config or None, split=split)
+        rows = load_dataset(source, config or None, split=split)
     except (
         Exception
     ) as error:  # datasets raises ConnectionError, FileNotFoundError, ValueError (bad split), …
         why = "HF_HUB_OFFLINE is set and there is no cached copy" if datasets_config.HF_HUB_OFFLINE else error
         raise HubUnavailable(f"cannot load {hub_id!r} split {split!r}: {why}") from None
+    if len(rows) > LIMITS.max_rows:
+        too_many = f"{len(rows)} rows; at most {LIMITS.max_rows} can be imported"
+        raise ImportFailed(f"{hub_id} ({split})", [RowError(0, too_many)])
     return list(rows)
 
 

@@ -169,3 +169,41 @@ class RankEntry(models.Model):
 
     def __str__(self) -> str:
         return f"π{self.pi} = {self.example}"
+
+
+class ImportJob(models.Model):
+    """An uploaded file being imported by a worker (rlab.catalog.background): the web request stores the
+    file and returns at once; the dataset appears, whole, when the job succeeds, or not at all."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    name = models.CharField(max_length=200, help_text="The dataset it creates.")
+    filename = models.CharField(max_length=255, help_text="The uploaded file's name.")
+    size = models.BigIntegerField(help_text="Bytes.")
+    stored_path = models.CharField(max_length=500, help_text="The stored copy, deleted once imported.")
+    mapping = models.JSONField(help_text="The FieldMapping, field by field.")
+    licence_note = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    row_errors = models.JSONField(default=list, blank=True, help_text="[[line, message], …] of a failure")
+    n_errors = models.PositiveIntegerField(default=0)
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TeamScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import of {self.filename} as {self.name} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

@@ -3,10 +3,11 @@ which column fills each Example field. The import itself is `rlab.catalog.import
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
-from rlab.catalog.importing import RowError, get_path, read_rows
+from rlab.catalog.importing import RowError, get_path, iter_rows
 
 PREVIEW_ROWS = 5
 COLUMN_SCAN_ROWS = 50
@@ -29,7 +30,8 @@ FIELD_GUESSES: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class Preview:
     filename: str
-    n_rows: int
+    n_rows: int  # rows read: the first COLUMN_SCAN_ROWS at most
+    more: bool  # the file goes on after them
     columns: list[str]
     rows: list[list[str]]
     unreadable: list[RowError]
@@ -66,16 +68,19 @@ def _cell(row: Any, column: str) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
-def preview_file(filename: str, data: bytes) -> Preview:
-    """Columns, first rows and a mapping guess; raises ImportFailed when the file cannot be read at all."""
-    numbered = read_rows(filename, data)
+def preview_file(filename: str, stream: BinaryIO) -> Preview:
+    """Columns, first rows and a mapping guess, from the first COLUMN_SCAN_ROWS rows only; raises
+    ImportFailed when the file cannot be read at all."""
+    numbered = list(itertools.islice(iter_rows(filename, stream), COLUMN_SCAN_ROWS + 1))
+    more, numbered = len(numbered) > COLUMN_SCAN_ROWS, numbered[:COLUMN_SCAN_ROWS]
     readable = [row for _, row in numbered if isinstance(row, dict)]
     columns: list[str] = []
-    for row in readable[:COLUMN_SCAN_ROWS]:
+    for row in readable:
         columns += [c for c in column_paths(row) if c not in columns]
     return Preview(
         filename=filename,
         n_rows=len(numbered),
+        more=more,
         columns=columns,
         rows=[[_cell(row, c) for c in columns] for row in readable[:PREVIEW_ROWS]],
         unreadable=[row for _, row in numbered if isinstance(row, RowError)],

@@ -8,6 +8,7 @@ urlpatterns = [
     path("upload/", views.dataset_upload, name="dataset_upload"),
     path("upload/preview/", views.upload_preview, name="upload_preview"),
     path("import-hub/", views.dataset_import_hub, name="dataset_import_hub"),
+    path("imports/<int:pk>/", views.import_detail, name="import_detail"),
     path("<int:pk>/", views.dataset_detail, name="dataset_detail"),
     path("<int:pk>/noise/", views.dataset_noise, name="dataset_noise"),
     path("<int:pk>/examples/<int:index>/", views.example_detail, name="example_detail"),

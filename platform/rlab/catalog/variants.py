@@ -8,6 +8,7 @@ from django.db import transaction
 
 from rlab.catalog.models import Dataset, Example
 from rlab.catalog.rankings import copy_ranking
+from rlab.teams.models import Team
 
 NOISE_RULE = "one-shot-rlvr-label-noise"
 
@@ -17,13 +18,22 @@ def variant_name(parent: Dataset, fraction: float, seed: int) -> str:
 
 
 @transaction.atomic
-def label_noise_variant(parent: Dataset, fraction: float, seed: int, user=None) -> Dataset:
-    """The parent's label-noise variant for (fraction, seed), created on first use (in the parent's team)."""
+def label_noise_variant(parent: Dataset, fraction: float, seed: int, *, team: Team, user=None) -> Dataset:
+    """`team`'s label-noise variant of the parent for (fraction, seed), created on first use.
+
+    The variant belongs to the team that asked for it: a variant of a shared dataset is that team's own
+    (other teams make their own), and a team's dataset only has variants in that team."""
     from rlab.catalog.curation.label_noise import NoiseConfig, make_noisy_rows
 
+    if parent.team_id not in (None, team.pk):
+        raise ValueError(f"{parent.name} belongs to another team; {team.slug} cannot derive from it")
     derivation = {"rule": NOISE_RULE, "fraction": fraction, "seed": seed}
     existing = Dataset.objects.filter(
-        parent=parent, derivation__rule=NOISE_RULE, derivation__fraction=fraction, derivation__seed=seed
+        parent=parent,
+        team=team,
+        derivation__rule=NOISE_RULE,
+        derivation__fraction=fraction,
+        derivation__seed=seed,
     ).first()
     if existing is not None:
         return existing
@@ -32,7 +42,7 @@ def label_noise_variant(parent: Dataset, fraction: float, seed: int, user=None) 
     rows = [{"answer": e.answer if e.original_answer is None else e.original_answer} for e in examples]
     noisy = make_noisy_rows(rows, NoiseConfig(fraction=fraction, seed=seed))
     variant = Dataset.objects.create(
-        team=parent.team,
+        team=team,
         name=variant_name(parent, fraction, seed),
         kind=parent.kind,
         source="derived",

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -7,17 +9,20 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from rlab.catalog.background import imports_in_background, queue_import, read_progress
 from rlab.catalog.forms import ExampleFilterForm, HubImportForm, MappingForm, NoiseForm, UploadForm
 from rlab.catalog.hub import HubUnavailable, import_hub_dataset
-from rlab.catalog.importing import MAX_ERRORS_SHOWN, ImportFailed, import_dataset
-from rlab.catalog.models import Dataset, Example
+from rlab.catalog.importing import MAX_ERRORS_SHOWN, ImportFailed, RowError, import_dataset
+from rlab.catalog.models import Dataset, Example, ImportJob
 from rlab.catalog.uploads import Preview, preview_file
 from rlab.catalog.variants import label_noise_variant, variant_name
 
 EXAMPLES_PER_PAGE = 50
+RECENT_IMPORTS = timedelta(days=1)
 
 
 def _datasets(request: HttpRequest):
@@ -38,7 +43,12 @@ def _redirect(request: HttpRequest, url: str) -> HttpResponse:
 @login_required
 def dataset_list(request: HttpRequest) -> HttpResponse:
     datasets = _datasets(request).select_related("team", "parent").annotate(n_examples=Count("examples"))
-    return render(request, "catalog/dataset_list.html", {"datasets": datasets})
+    imports = (
+        ImportJob.objects.visible_to(request.user)
+        .filter(team=request.team, created_at__gte=timezone.now() - RECENT_IMPORTS)
+        .exclude(status=ImportJob.Status.SUCCEEDED)
+    )
+    return render(request, "catalog/dataset_list.html", {"datasets": datasets, "imports": imports})
 
 
 def _distinct(dataset: Dataset, field: str) -> list[str]:
@@ -90,7 +100,9 @@ def dataset_noise(request: HttpRequest, pk: int) -> HttpResponse:
     fraction, seed = form.cleaned_data["fraction"], form.cleaned_data["seed"]
     existing = set(parent.derived.values_list("pk", flat=True))
     try:
-        variant = label_noise_variant(parent, fraction, seed, request.user)
+        variant = label_noise_variant(
+            parent, fraction, seed, team=parent.team or _team(request), user=request.user
+        )
     except IntegrityError:  # the variant's name is taken by a dataset that is not this variant
         form.add_error(None, f"A dataset named {variant_name(parent, fraction, seed)} already exists.")
         return _detail(request, parent, noise_form=form)
@@ -108,41 +120,44 @@ def _upload_page(request: HttpRequest, upload: UploadForm, mapping: MappingForm,
 
 def _import_errors(failed: ImportFailed) -> dict:
     shown = failed.errors[:MAX_ERRORS_SHOWN]
-    return {"failed": failed, "row_errors": shown, "more_errors": len(failed.errors) - len(shown)}
+    return {"failed": failed, "row_errors": shown, "more_errors": failed.total - len(shown)}
 
 
 def _preview_or_none(upload: UploadForm) -> Preview | None:
     """A preview of the posted file, so a page re-shown after an error keeps its column choices."""
-    if "file" in upload.errors:
+    if "file" in upload.errors or "file" not in upload.cleaned_data:
         return None
     file = upload.cleaned_data["file"]
     file.seek(0)
     try:
-        return preview_file(file.name, file.read())
+        return preview_file(file.name, file)
     except ImportFailed:
         return None
 
 
 @login_required
 def dataset_upload(request: HttpRequest) -> HttpResponse:
-    """Upload a JSONL/JSON/CSV/Parquet file and import it all or nothing into the current team."""
+    """Upload a JSONL/JSON/CSV/Parquet file and import it all or nothing into the current team: a small
+    file in this request, a large one by a worker while its import page shows the progress."""
     team = _team(request)
     if request.method != "POST":
         return _upload_page(request, UploadForm(), MappingForm())
-    upload, mapping = UploadForm(request.POST, request.FILES), MappingForm(request.POST)
+    upload, mapping = UploadForm(request.POST, request.FILES, team=team), MappingForm(request.POST)
     context: dict = {}
     if upload.is_valid() and mapping.is_valid():
-        data = upload.cleaned_data["file"].read()
+        file = upload.cleaned_data["file"]
+        details = {
+            "team": team,
+            "user": request.user,
+            "name": upload.dataset_name(),
+            "mapping": mapping.to_mapping(),
+            "licence_note": upload.cleaned_data["licence_note"],
+        }
+        if imports_in_background(file):
+            job = queue_import(upload=file, **details)
+            return _redirect(request, reverse("catalog:import_detail", args=[job.pk]))
         try:
-            dataset = import_dataset(
-                team=team,
-                name=upload.dataset_name(),
-                filename=upload.cleaned_data["file"].name,
-                data=data,
-                mapping=mapping.to_mapping(),
-                user=request.user,
-                licence_note=upload.cleaned_data["licence_note"],
-            )
+            dataset = import_dataset(filename=file.name, data=file.read(), **details)
         except ImportFailed as failed:
             context = _import_errors(failed)
         else:
@@ -158,6 +173,27 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A background import: its progress while it runs (polled by htmx), then the new dataset's page or
+    the rows that stopped it."""
+    job = get_object_or_404(ImportJob.objects.visible_to(request.user).select_related("dataset"), pk=pk)
+    if job.status == ImportJob.Status.SUCCEEDED and job.dataset is not None and request.htmx:
+        n = job.dataset.examples.count()
+        messages.success(request, f"Imported {n} examples into {job.dataset.name}.")
+        return HttpResponseClientRedirect(reverse("catalog:dataset_detail", args=[job.dataset.pk]))
+    errors = [RowError(line, message) for line, message in job.row_errors]
+    context = {
+        "job": job,
+        "percent": round(100 * read_progress(job)),
+        "failed": ImportFailed(job.filename, errors, job.n_errors) if errors else None,
+        "row_errors": errors,
+        "more_errors": job.n_errors - len(errors),
+    }
+    template = "partials/import_status.html" if request.htmx else "catalog/import_detail.html"
+    return render(request, template, context)
+
+
+@login_required
 @require_POST
 def upload_preview(request: HttpRequest) -> HttpResponse:
     """The columns and first rows of the chosen file, and the column mapping guessed from them (htmx)."""
@@ -168,7 +204,7 @@ def upload_preview(request: HttpRequest) -> HttpResponse:
         return render(request, "partials/upload_preview.html", {"file_errors": upload.errors["file"]})
     file = upload.cleaned_data["file"]
     try:
-        preview = preview_file(file.name, file.read())
+        preview = preview_file(file.name, file)
     except ImportFailed as failed:
         return render(
             request, "partials/upload_preview.html", {"file_errors": [e.message for e in failed.errors]}
@@ -181,7 +217,7 @@ def upload_preview(request: HttpRequest) -> HttpResponse:
 def dataset_import_hub(request: HttpRequest) -> HttpResponse:
     """Import a split of a Hugging Face hub dataset; says so plainly when the hub cannot be reached."""
     team = _team(request)
-    form, mapping = HubImportForm(request.POST or None), MappingForm(request.POST or None)
+    form, mapping = HubImportForm(request.POST or None, team=team), MappingForm(request.POST or None)
     context: dict = {"form": form, "mapping": mapping}
     if request.method == "POST" and form.is_valid() and mapping.is_valid():
         try:

@@ -53,7 +53,9 @@ def _partial_request(request: HttpRequest) -> bool:
 def run_list(request: HttpRequest) -> HttpResponse:
     runs = _runs(request).filter(team=request.team) if request.team else _runs(request).none()
     sweep = request.GET.get("sweep", "")
-    if sweep.isdigit():
+    if sweep and not sweep.isdecimal():
+        raise Http404("No such sweep")
+    if sweep:
         runs = runs.filter(sweep_id=int(sweep))
     runs = list(runs[:RUN_LIST_LIMIT])
     context = {"runs": runs, "sweep": sweep, "live": any(not run.is_finished for run in runs)}
@@ -146,7 +148,7 @@ def _cloned_from(request: HttpRequest) -> Spec | None:
     pk = request.GET.get("from") or request.POST.get("cloned_from") or ""
     if not pk:
         return None
-    if not pk.isdigit():
+    if not pk.isdecimal():
         raise Http404("No such spec")
     return get_object_or_404(Spec.objects.visible_to(request.user), pk=int(pk))
 

@@ -141,7 +141,7 @@ def entries(a: EvalResult, b: EvalResult | None) -> tuple[list[Entry], int]:
 
 
 def _level_order(level: str) -> tuple[bool, int, str]:
-    return (not level.isdigit(), int(level) if level.isdigit() else 0, level)
+    return (not level.isdecimal(), int(level) if level.isdecimal() else 0, level)
 
 
 # ---------------------------------------------------------------- the rows shown (full)

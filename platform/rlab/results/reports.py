@@ -496,8 +496,8 @@ def _problem_texts(dataset: Dataset | None, runs: list[Run]) -> dict[int, str]:
     rankings = list(dataset.rankings.all())  # latest first
     chosen = {run.pk: _ranking_of(run, rankings) for run in runs}
     refs = {run.pk: [str(ref) for ref in run.coordinates[EXAMPLES_FIELD]] for run in runs}
-    pis = {int(ref[2:]) for r in refs.values() for ref in r if ref.startswith("pi") and ref[2:].isdigit()}
-    indexes = {int(ref) for r in refs.values() for ref in r if ref.isdigit()}
+    pis = {int(ref[2:]) for r in refs.values() for ref in r if ref.startswith("pi") and ref[2:].isdecimal()}
+    indexes = {int(ref) for r in refs.values() for ref in r if ref.isdecimal()}
     entries = RankEntry.objects.filter(ranking__in={r for r in chosen.values() if r}, pi__in=pis)
     by_pi = {(e.ranking_id, e.pi): e.example.problem for e in entries.select_related("example")}
     by_index = dict(dataset.examples.filter(index__in=indexes).values_list("index", "problem"))
@@ -505,8 +505,8 @@ def _problem_texts(dataset: Dataset | None, runs: list[Run]) -> dict[int, str]:
     def problem(run: Run, ref: str) -> str | None:
         if ref.startswith("pi"):
             ranking = chosen[run.pk]
-            return by_pi.get((ranking.pk, int(ref[2:]))) if ranking and ref[2:].isdigit() else None
-        return by_index.get(int(ref)) if ref.isdigit() else None
+            return by_pi.get((ranking.pk, int(ref[2:]))) if ranking and ref[2:].isdecimal() else None
+        return by_index.get(int(ref)) if ref.isdecimal() else None
 
     texts = {}
     for run in runs:

@@ -38,7 +38,7 @@ def _filters(request: HttpRequest) -> reports.LeaderboardFilters:
 def _page(request: HttpRequest) -> int | None:
     """The page asked for; the CSV has every row (None)."""
     page = request.GET.get("page", "")
-    return None if _wants_csv(request) else int(page) if page.isdigit() else 1
+    return None if _wants_csv(request) else int(page) if page.isdecimal() else 1
 
 
 def _board(
@@ -97,7 +97,7 @@ def example_comparison(request: HttpRequest, pk: int) -> HttpResponse:
 def ablation(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep(request, pk)
     baseline = request.GET.get("baseline", "")
-    table = reports.ablation(sweep, int(baseline) if baseline.isdigit() else None)
+    table = reports.ablation(sweep, int(baseline) if baseline.isdecimal() else None)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-ablation.csv")
     return render(request, "results/ablation.html", {"sweep": sweep, "table": table})
@@ -118,7 +118,7 @@ def _evaluations(request: HttpRequest) -> QuerySet:
 
 
 def _evaluation(request: HttpRequest, pk: str | int) -> EvalResult:
-    if not str(pk).isdigit():
+    if not str(pk).isdecimal():
         raise Http404("not an evaluation id")
     return get_object_or_404(_evaluations(request), pk=int(pk))
 

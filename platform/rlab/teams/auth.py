@@ -1,8 +1,9 @@
-"""Bearer-token authentication for the JSON API used by the CLI."""
+"""Login throttling for the web login, and bearer-token authentication for the JSON API used by the CLI."""
 
 from collections.abc import Callable
 from functools import wraps
 
+from axes.backends import AxesStandaloneBackend
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -28,3 +29,14 @@ def token_required(view: Callable) -> Callable:
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):
+    """django-axes' lockout check for logins that come with a request (the login page). Code that calls
+    `authenticate` without one (management commands, the test client) has no address to throttle by and
+    goes straight to the password check."""
+
+    def authenticate(self, request: HttpRequest | None, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

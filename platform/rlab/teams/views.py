@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from rlab.teams.middleware import SESSION_KEY
@@ -15,7 +16,16 @@ def switch_team(request: HttpRequest) -> HttpResponse:
     if team is None:
         raise Http404("No such team")
     request.session[SESSION_KEY] = team.id
-    return redirect(request.POST.get("next") or "experiments:run_list")
+    return redirect(_local_url(request, request.POST.get("next", "")) or "experiments:run_list")
+
+
+def _local_url(request: HttpRequest, url: str) -> str | None:
+    """`url` if it is a path on this site; None for other sites, other schemes (`javascript:`) and junk."""
+    if url.startswith("/") and url_has_allowed_host_and_scheme(
+        url, {request.get_host()}, request.is_secure()
+    ):
+        return url
+    return None
 
 
 @login_required

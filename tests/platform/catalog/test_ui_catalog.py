@@ -156,6 +156,35 @@ def test_hub_import_offline_says_so_and_saves_nothing(alice, monkeypatch):
     assert counts() == (0, 0)
 
 
+@pytest.fixture
+def offline(monkeypatch):
+    from datasets import config as datasets_config
+    from huggingface_hub import constants as hub_constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets_config, "HF_HUB_OFFLINE", True)
+
+
+def test_a_hub_id_naming_a_server_folder_is_refused_outside_the_import_root(
+    alice, offline, monkeypatch, settings, tmp_path
+):
+    """`load_dataset("var/artifacts")` would read the artifact folder; only RLAB_IMPORT_ROOT's are read."""
+    folder = tmp_path / "var" / "artifacts"
+    folder.mkdir(parents=True)
+    (folder / "rows.jsonl").write_bytes(jsonl([{"problem": "What is 1 + 1?", "answer": "2"}]))
+    monkeypatch.chdir(tmp_path)
+    form = {"hub_id": "var/artifacts", "split": "train", "problem": "problem", "answer": "answer"}
+    settings.RLAB_IMPORT_ROOT = None
+    response = logged_in(alice).post(reverse("catalog:dataset_import_hub"), form)
+    body = response.content.decode()
+    assert "names a folder on the server, not a hub dataset" in body and counts() == (0, 0)
+
+    settings.RLAB_IMPORT_ROOT = tmp_path.resolve()  # the folder is under the root: it may be read
+    response = logged_in(alice).post(reverse("catalog:dataset_import_hub"), form)
+    assert response.status_code == 302 and counts() == (1, 1)
+
+
 def test_hub_form_checks_the_id(alice):
     response = logged_in(alice).post(
         reverse("catalog:dataset_import_hub"), {"hub_id": "not an id", "split": "x"}
@@ -246,6 +275,21 @@ def test_label_noise_variant_from_the_form_is_created_once(alice, team_a):
     noisy = next(e for e in variant.examples.all() if e.is_noisy)
     example = client.get(reverse("catalog:example_detail", args=[variant.pk, noisy.index])).content.decode()
     assert "corrupted by label noise" in example and f"<code>{noisy.original_answer}</code>" in example
+
+
+def test_label_noise_variant_of_a_shared_dataset_stays_in_the_team(alice, bob, team_a):
+    shared = make_dataset(None, "shared-numbers", size=10)
+    logged_in(alice).post(
+        reverse("catalog:dataset_noise", args=[shared.pk]), {"fraction": "0.5", "seed": "0"}
+    )
+    variant = Dataset.objects.get(parent=shared)
+    assert variant.team == team_a
+    assert variant.name in logged_in(alice).get(reverse("catalog:dataset_list")).content.decode()
+    bobs_list = logged_in(bob).get(reverse("catalog:dataset_list")).content.decode()
+    assert "shared-numbers" in bobs_list and variant.name not in bobs_list
+    bobs_view = logged_in(bob).get(reverse("catalog:dataset_detail", args=[shared.pk])).content.decode()
+    assert variant.name not in bobs_view
+    assert logged_in(bob).get(reverse("catalog:dataset_detail", args=[variant.pk])).status_code == 404
 
 
 @pytest.mark.parametrize(

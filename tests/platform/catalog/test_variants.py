@@ -19,7 +19,7 @@ def parent(team_a) -> Dataset:
 
 
 def test_variant_corrupts_the_fraction_and_keeps_originals(parent):
-    variant = label_noise_variant(parent, 0.5, seed=3)
+    variant = label_noise_variant(parent, 0.5, seed=3, team=parent.team)
     assert variant.parent == parent and variant.team == parent.team
     assert variant.derivation == {
         "rule": "one-shot-rlvr-label-noise",
@@ -38,13 +38,29 @@ def test_variant_corrupts_the_fraction_and_keeps_originals(parent):
 
 
 def test_same_seed_gives_the_same_variant_and_another_seed_another(parent):
-    first = label_noise_variant(parent, 0.5, seed=3)
-    assert label_noise_variant(parent, 0.5, seed=3).pk == first.pk
-    other = label_noise_variant(parent, 0.5, seed=4)
+    first = label_noise_variant(parent, 0.5, seed=3, team=parent.team)
+    assert label_noise_variant(parent, 0.5, seed=3, team=parent.team).pk == first.pk
+    other = label_noise_variant(parent, 0.5, seed=4, team=parent.team)
     assert other.pk != first.pk
     assert Dataset.objects.filter(parent=parent).count() == 2
 
 
 def test_pi_names_mean_the_same_problems_in_the_variant(parent):
-    variant = label_noise_variant(parent, 0.9, seed=0)
+    variant = label_noise_variant(parent, 0.9, seed=0, team=parent.team)
     assert resolve_examples(variant, ["pi1"])[0].index == 7
+
+
+def test_a_variant_of_a_shared_dataset_belongs_to_the_team_that_made_it(team_a, team_b, alice, bob):
+    shared = make_dataset(None, "shared-numbers", size=10)
+    variant_a = label_noise_variant(shared, 0.5, seed=0, team=team_a)
+    variant_b = label_noise_variant(shared, 0.5, seed=0, team=team_b)
+    assert (variant_a.team, variant_b.team) == (team_a, team_b) and variant_a.name == variant_b.name
+    assert label_noise_variant(shared, 0.5, seed=0, team=team_a).pk == variant_a.pk
+    assert list(Dataset.objects.visible_to(alice).filter(parent=shared)) == [variant_a]
+    assert list(Dataset.objects.visible_to(bob).filter(parent=shared)) == [variant_b]
+
+
+def test_no_variant_of_another_teams_dataset(parent, team_b):
+    with pytest.raises(ValueError, match="another team"):
+        label_noise_variant(parent, 0.5, seed=0, team=team_b)
+    assert not Dataset.objects.filter(parent=parent).exists()
