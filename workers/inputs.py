@@ -51,7 +51,7 @@ def training_dataset(reporter: RunReporter) -> Dataset:
         raise Dataset.DoesNotExist(f"no dataset named {data.dataset!r} for team {team.slug}")
     noise = data.label_noise
     if noise and noise.fraction > 0:
-        dataset = label_noise_variant(dataset, noise.fraction, noise.seed, team=team)
+        dataset = label_noise_variant(dataset, noise.fraction, noise.seed, team=team, scope=noise.scope)
         logger.info("training on label-noise variant %s (%s)", dataset.name, dataset.derivation)
     return dataset
 

@@ -164,8 +164,15 @@ class LossSpec(Block):
 
 
 class LabelNoiseSpec(Block):
-    fraction: float = Field(ge=0, le=1, description="Share of examples whose label is corrupted.")
+    fraction: float = Field(
+        ge=0, le=1, description="Share of the dataset's rows whose label is made wrong (paper: 0.6, 0.9)."
+    )
     seed: int = Field(0, ge=0)
+    scope: Literal["all", "numeric"] = Field(
+        "all",
+        description="all: a share of all rows (non-numeric labels get another row's label); numeric: a "
+        "share of the numerically corruptible rows only (the earlier rule).",
+    )
 
 
 class DataSpec(Block):

@@ -67,6 +67,12 @@ class Dataset(models.Model):
             ),
         ]
 
+    @property
+    def realized_noise_percent(self) -> float | None:
+        """A label-noise variant's realized error rate: rows whose label is wrong, in % of all rows."""
+        rate = (self.derivation or {}).get("realized_rate")
+        return None if rate is None else 100 * rate
+
     def __str__(self) -> str:
         return self.name
 

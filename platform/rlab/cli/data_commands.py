@@ -12,12 +12,12 @@ def _noise(args: argparse.Namespace) -> int:
     from rlab.catalog.curation.label_noise import noise_file
 
     try:
-        summary = noise_file(args.input, args.output, args.fraction, args.seed, args.field)
+        summary = noise_file(args.input, args.output, args.fraction, args.seed, args.field, args.scope)
     except (DataFileError, ValueError, FileNotFoundError) as error:
         raise CommandError(str(error), INVALID_INPUT) from None
     print(
-        f"{args.output}: {summary.n_corrupted} of {summary.n_rows} rows corrupted "
-        f"({summary.n_corruptible} had a numeric label)"
+        f"{args.output}: {summary.n_corrupted} of {summary.n_rows} rows corrupted, a realized error rate of "
+        f"{summary.realized_rate:.1%} of all rows ({summary.n_corruptible} had a numeric label)"
     )
     return 0
 
@@ -138,7 +138,15 @@ class Data:
 
         noise = actions.add_parser("noise", help="corrupt a fraction of the labels (the 1-shot paper's rule)")
         noise.add_argument("input", help="JSONL file, one example per line")
-        noise.add_argument("--fraction", type=float, required=True, help="share of numeric labels to corrupt")
+        noise.add_argument(
+            "--fraction", type=float, required=True, help="share of the rows whose label is made wrong"
+        )
+        noise.add_argument(
+            "--scope",
+            choices=("all", "numeric"),
+            default="all",
+            help="all: a share of all rows (the paper's reading, default); numeric: of numeric labels only",
+        )
         noise.add_argument("--seed", type=int, default=0)
         noise.add_argument("--field", default="answer", help="label field (dotted path for nested fields)")
         noise.add_argument("-o", "--output", required=True, help="JSONL file to write")

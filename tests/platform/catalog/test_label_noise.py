@@ -150,7 +150,7 @@ def test_non_numeric_answers_are_not_corruptible(answer: str) -> None:
 
 
 def test_fraction_is_exact_over_corruptible_rows() -> None:
-    out = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=0.4, seed=1))
+    out = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=0.4, seed=1, scope="numeric"))
     assert sum(row["noisy"] for row in out) == 6  # round(0.4 * 15); the 5 other rows do not count
     for row in out[15:]:
         assert row["noisy"] is False
@@ -159,12 +159,12 @@ def test_fraction_is_exact_over_corruptible_rows() -> None:
 @pytest.mark.parametrize(("fraction", "expected"), [(0.5, 2), (0.7, 4), (0.1, 0), (0.3, 2)])
 def test_count_is_python_round_of_fraction_times_corruptible(fraction: float, expected: int) -> None:
     rows = rows_with_answers(["1", "2", "3", "4", "5", "\\sqrt{2}"])
-    out = make_noisy_rows(rows, NoiseConfig(fraction=fraction, seed=0))
+    out = make_noisy_rows(rows, NoiseConfig(fraction=fraction, seed=0, scope="numeric"))
     assert sum(row["noisy"] for row in out) == expected == round(fraction * 5)  # 2.5 -> 2, 3.5 -> 4
 
 
 def test_rows_keep_every_field_and_the_original() -> None:
-    out = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=0.5, seed=3))
+    out = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=0.5, seed=3, scope="numeric"))
     for before, after in zip(INTEGER_ROWS, out, strict=True):
         assert after["original_answer"] == before["answer"]
         assert {k: v for k, v in after.items() if k not in ("answer", "original_answer", "noisy")} == {
@@ -185,12 +185,13 @@ def test_same_seed_same_output_and_different_seeds_differ() -> None:
 
 
 def test_larger_fraction_extends_the_same_corruption() -> None:
-    small = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=0.2, seed=5))
-    large = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=0.6, seed=5))
-    for a, b in zip(small, large, strict=True):
-        if a["noisy"]:
-            assert b["noisy"] and b["answer"] == a["answer"]
-    assert sum(b["noisy"] for b in large) == 9
+    for scope, expected in (("numeric", 9), ("all", 12)):
+        small = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=0.2, seed=5, scope=scope))
+        large = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=0.6, seed=5, scope=scope))
+        for a, b in zip(small, large, strict=True):
+            if a["noisy"]:
+                assert b["noisy"] and b["answer"] == a["answer"]
+        assert sum(b["noisy"] for b in large) == expected  # round(0.6 · 15) and round(0.6 · 20)
 
 
 def test_zero_fraction_changes_nothing() -> None:
@@ -200,7 +201,7 @@ def test_zero_fraction_changes_nothing() -> None:
 
 
 def test_fraction_one_changes_every_corruptible_row() -> None:
-    out = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=1.0, seed=0))
+    out = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=1.0, seed=0, scope="numeric"))
     assert [row["noisy"] for row in out] == [True] * 15 + [False] * 5
     assert all(row["answer"] != row["original_answer"] for row in out[:15])
 
@@ -214,7 +215,8 @@ def test_dotted_answer_field() -> None:
 
 
 def test_numeric_json_labels_keep_their_type() -> None:
-    out = make_noisy_rows([{"answer": 12}, {"answer": 27.0}, {"answer": True}], NoiseConfig(1.0, seed=0))
+    rows = [{"answer": 12}, {"answer": 27.0}, {"answer": True}]
+    out = make_noisy_rows(rows, NoiseConfig(1.0, seed=0, scope="numeric"))
     assert isinstance(out[0]["answer"], int) and offset_then_flip(12, out[0]["answer"])
     assert isinstance(out[1]["answer"], float) and offset_then_flip(Decimal(27), Decimal(out[1]["answer"]))
     assert out[2] == {"answer": True, "original_answer": True, "noisy": False}
@@ -235,7 +237,8 @@ def test_noise_file_writes_rows_and_summary(tmp_path: Path) -> None:
     source = write_lines(tmp_path / "in.jsonl", [json.dumps(row) for row in INTEGER_ROWS])
     out = tmp_path / "out.jsonl"
     summary = noise_file(source, out, fraction=0.4, seed=1)
-    assert summary == NoiseSummary(n_rows=20, n_corruptible=15, n_corrupted=6)
+    assert summary == NoiseSummary(n_rows=20, n_corruptible=15, n_corrupted=8)  # round(0.4 · 20 rows)
+    assert summary.realized_rate == 0.4
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows == make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=0.4, seed=1))
 
@@ -271,7 +274,12 @@ def test_failed_run_keeps_existing_output(tmp_path: Path) -> None:
 def test_dsr_sub_ground_truths(one_shot_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "noisy.jsonl"
     summary = noise_file(
-        one_shot_dir / "dsr_sub.jsonl", out, fraction=0.5, seed=0, answer_field="reward_model.ground_truth"
+        one_shot_dir / "dsr_sub.jsonl",
+        out,
+        fraction=0.5,
+        seed=0,
+        answer_field="reward_model.ground_truth",
+        scope="numeric",
     )
     assert summary == NoiseSummary(n_rows=1209, n_corruptible=943, n_corrupted=472)  # round(471.5) = 472
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -282,3 +290,39 @@ def test_dsr_sub_ground_truths(one_shot_dir: Path, tmp_path: Path) -> None:
             assert offset_then_flip(int(original), int(label))
     pi1 = next(row for row in rows if row["extra_info"]["index"] == 124)
     assert pi1["original_answer"] == "12.8"
+
+
+def test_scope_all_makes_a_share_of_all_rows_wrong_including_non_numeric_ones() -> None:
+    out = make_noisy_rows(INTEGER_ROWS, NoiseConfig(fraction=1.0, seed=0))
+    assert all(row["noisy"] and row["answer"] != row["original_answer"] for row in out)
+    labels = {row["answer"] for row in INTEGER_ROWS}
+    for row in out[15:]:  # not numeric: another row's (different) label
+        assert row["answer"] in labels and row["answer"] != row["original_answer"]
+
+
+def test_a_label_no_other_row_differs_from_stays_and_is_not_counted() -> None:
+    rows = rows_with_answers(["\\sqrt{2}"] * 4)
+    out = make_noisy_rows(rows, NoiseConfig(fraction=1.0, seed=0))
+    assert not any(row["noisy"] for row in out)
+
+
+@pytest.mark.parametrize(("fraction", "wrong"), [(0.6, 725), (0.9, 1088)])
+def test_dsr_sub_variants_have_the_papers_share_of_wrong_rows(
+    one_shot_dir: Path, tmp_path: Path, fraction: float, wrong: int
+) -> None:
+    """The 1-shot RLVR paper's label-noise levels, "60% / 90% of DSR-sub" (research notes): shares of its
+    1,209 rows, not of its 943 numeric labels."""
+    out = tmp_path / "noisy.jsonl"
+    summary = noise_file(
+        one_shot_dir / "dsr_sub.jsonl", out, fraction, seed=0, answer_field="reward_model.ground_truth"
+    )
+    assert summary.n_corrupted == wrong == round(fraction * 1209)
+    assert abs(summary.realized_rate - fraction) <= 0.001
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sum(row["reward_model"]["ground_truth"] != row["original_answer"] for row in rows) == wrong
+    assert all("original_answer" in row for row in rows)
+    again = tmp_path / "again.jsonl"
+    noise_file(
+        one_shot_dir / "dsr_sub.jsonl", again, fraction, seed=0, answer_field="reward_model.ground_truth"
+    )
+    assert again.read_text() == out.read_text()  # seeded

@@ -14,7 +14,7 @@ from rlab.experiments.models import Run
 from rlab.experiments.submission import submit_spec
 from rlab.teams.models import APIToken
 from tests.platform.conftest import logged_in, make_dataset
-from tests.platform.evaluations import evaluate, make_run, responses_for
+from tests.platform.results.evaluations import evaluate, make_run, responses_for
 from tests.platform.teams.test_views import SPEC
 
 pytestmark = pytest.mark.django_db

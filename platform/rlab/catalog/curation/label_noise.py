@@ -1,6 +1,12 @@
-"""Label noise: give a seeded fraction of examples a wrong, but plausible, numeric label.
+"""Label noise: give a seeded share of a dataset's rows a wrong, but plausible, label.
 
-Rule (docs/data-selection.md has the reasons for each choice):
+The 1-shot RLVR paper's noise levels are shares of the DATASET ("60% / 90% of DSR-sub", research notes):
+`fraction` is the share of ALL rows whose label is made wrong (scope "all", the default). Rows the numeric
+rule below cannot shift (surds, intervals, tuples, text) get another row's different label instead. Scope
+"numeric" keeps the earlier reading, a share of the numerically corruptible rows only (0.6 of DSR-sub's
+rows → about 47%), for comparison. Every result reports its realized error rate: rows changed / rows.
+
+Numeric rule (docs/data-selection.md has the reasons for each choice):
 
 * A label is *corruptible* if, after stripping whitespace and any wrappers `$…$`, `\\(…\\)`, `\\boxed{…}`
   around the whole label, it is exactly one of: an integer (`-12`; thousands groups `2,600`), a decimal
@@ -11,9 +17,14 @@ Rule (docs/data-selection.md has the reasons for each choice):
   differs from the old one (and, for a fraction, the denominator is not 0). Wrappers, the fraction command,
   thousands groups and decimal places are kept; a fraction is written with its sign in front and positive,
   unreduced numerator and denominator (`-\\frac{9}{7}`, not `\\frac{9}{-7}`).
-* round(fraction * N_corruptible) rows are corrupted (Python round: ties to even). They are the first ones
-  of a seeded shuffle of the corruptible rows, and each row's new label comes from its own RNG seeded with
-  (seed, row position): for one seed, a larger fraction corrupts a superset of rows, with the same labels.
+* Scope "all": round(fraction * N_rows) rows are corrupted (Python round: ties to even): the first ones of
+  a seeded shuffle of all rows. A corruptible label gets the numeric rule; any other gets the label of
+  another row, drawn with the row's own RNG among the rows whose label differs (a plausible answer of the
+  same dataset, and surely wrong). A row can stay unchanged only when no other row has a different label.
+* Scope "numeric": round(fraction * N_corruptible) rows, the first ones of a seeded shuffle of the
+  corruptible rows.
+* Each row's new label comes from its own RNG seeded with (seed, row position): for one seed, a larger
+  fraction corrupts a superset of rows, with the same labels.
 """
 
 import copy
@@ -25,7 +36,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from rlab.catalog.curation import DataFileError, read_jsonl, write_jsonl_atomic
 
@@ -45,11 +56,17 @@ _LATEX_FRACTION = re.compile(
 _SLASH_FRACTION = re.compile(r"(?P<sign>-?)(?P<num>\d+)\s*/\s*(?P<den>-?\d+)")
 
 
+NoiseScope = Literal["all", "numeric"]
+SCOPES = ("all", "numeric")
+OTHER_LABEL_TRIES = 64  # random draws for another row's different label before a scan from a random start
+
+
 @dataclass(frozen=True)
 class NoiseConfig:
     fraction: float
     seed: int
     answer_field: str = "answer"  # dotted path into nested objects, e.g. "reward_model.ground_truth"
+    scope: NoiseScope = "all"  # "all": fraction of all rows; "numeric": of the numerically corruptible ones
 
     def __post_init__(self) -> None:
         is_number = isinstance(self.fraction, int | float) and not isinstance(self.fraction, bool)
@@ -59,13 +76,29 @@ class NoiseConfig:
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
         if not self.answer_field or "" in self.answer_field.split("."):
             raise ValueError(f"answer_field must be a field name or dotted path, got {self.answer_field!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, got {self.scope!r}")
 
 
 @dataclass(frozen=True)
 class NoiseSummary:
     n_rows: int
-    n_corruptible: int
+    n_corruptible: int  # rows with a numerically corruptible label
     n_corrupted: int
+
+    @property
+    def realized_rate(self) -> float:
+        """Rows whose label was changed, as a share of all rows."""
+        return self.n_corrupted / self.n_rows if self.n_rows else 0.0
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> NoiseSummary:
+    """The summary of rows made by make_noisy_rows."""
+    return NoiseSummary(
+        n_rows=len(rows),
+        n_corruptible=sum(_is_corruptible_label(row[ORIGINAL_FIELD]) for row in rows),
+        n_corrupted=sum(row[NOISY_FIELD] for row in rows),
+    )
 
 
 class RowError(ValueError):
@@ -215,8 +248,29 @@ def _wrong_label(label: Any, rng: random.Random) -> Any:
     return wrong if isinstance(label, str) else type(label)(wrong)
 
 
+def _label_key(label: Any) -> str:
+    text = _label_text(label)
+    return (text if text is not None else repr(label)).strip()
+
+
+def _other_label(labels: list[Any], index: int, rng: random.Random) -> Any | None:
+    """A label of another row that differs from row `index`'s, drawn with `rng`; None if there is none."""
+    own = _label_key(labels[index])
+    for _ in range(OTHER_LABEL_TRIES):
+        other = rng.randrange(len(labels))
+        if _label_key(labels[other]) != own:
+            return copy.deepcopy(labels[other])
+    start = rng.randrange(len(labels))
+    for offset in range(len(labels)):
+        other = (start + offset) % len(labels)
+        if _label_key(labels[other]) != own:
+            return copy.deepcopy(labels[other])
+    return None
+
+
 def make_noisy_rows(rows: Sequence[dict[str, Any]], config: NoiseConfig) -> list[dict[str, Any]]:
-    """Copies of `rows` with round(fraction * N_corruptible) labels replaced by wrong ones.
+    """Copies of `rows` with round(fraction * N) labels replaced by wrong ones: N = all rows (scope "all")
+    or the numerically corruptible ones (scope "numeric"); see the module's rule.
 
     Every row keeps all its fields and gains `original_answer` (its label before noise) and `noisy`
     (True where the label was changed). A numeric JSON label stays numeric.
@@ -231,28 +285,39 @@ def make_noisy_rows(rows: Sequence[dict[str, Any]], config: NoiseConfig) -> list
         row[ORIGINAL_FIELD] = holder[key]
         row[NOISY_FIELD] = False
 
-    corruptible = [index for index, (holder, key) in enumerate(labels) if _is_corruptible_label(holder[key])]
-    random.Random(config.seed).shuffle(corruptible)
-    for index in corruptible[: round(config.fraction * len(corruptible))]:
+    originals = [holder[key] for holder, key in labels]
+    if config.scope == "numeric":
+        candidates = [index for index, label in enumerate(originals) if _is_corruptible_label(label)]
+    else:
+        candidates = list(range(len(out)))
+    random.Random(config.seed).shuffle(candidates)
+    for index in candidates[: round(config.fraction * len(candidates))]:
         holder, key = labels[index]
-        holder[key] = _wrong_label(holder[key], random.Random(f"{config.seed}:{index}"))
+        rng = random.Random(f"{config.seed}:{index}")
+        if _is_corruptible_label(holder[key]):
+            holder[key] = _wrong_label(holder[key], rng)
+        elif (other := _other_label(originals, index, rng)) is not None:
+            holder[key] = other
+        else:
+            continue  # every row has this label: none can be made wrong
         out[index][NOISY_FIELD] = True
     return out
 
 
 def noise_file(
-    in_path: str | Path, out_path: str | Path, fraction: float, seed: int, answer_field: str = "answer"
+    in_path: str | Path,
+    out_path: str | Path,
+    fraction: float,
+    seed: int,
+    answer_field: str = "answer",
+    scope: NoiseScope = "all",
 ) -> NoiseSummary:
     """`rlab data noise IN.jsonl --fraction F --seed S -o OUT.jsonl`; nothing is written on any error."""
-    config = NoiseConfig(fraction=fraction, seed=seed, answer_field=answer_field)
+    config = NoiseConfig(fraction=fraction, seed=seed, answer_field=answer_field, scope=scope)
     numbered = read_jsonl(in_path)
     try:
         noisy = make_noisy_rows([row for _, row in numbered], config)
     except RowError as error:
         raise DataFileError(f"{in_path} line {numbered[error.index][0]}: {error.reason}") from error
     write_jsonl_atomic(noisy, out_path)
-    return NoiseSummary(
-        n_rows=len(noisy),
-        n_corruptible=sum(_is_corruptible_label(row[ORIGINAL_FIELD]) for row in noisy),
-        n_corrupted=sum(row[NOISY_FIELD] for row in noisy),
-    )
+    return summarize(noisy)
