@@ -15,9 +15,10 @@ from django.conf import settings
 from django.db import connections
 
 from tests.models import save_tiny_model
-from tests.services import REPO_ROOT, PostgresServer, RedisServer, WorkerProcess, service_env
+from tests.services import MODEL_ROOT, REPO_ROOT, PostgresServer, RedisServer, WorkerProcess, service_env
 
 SHARED_DATA_ENV = "RLAB_SHARED_DATA"
+
 # Worker processes of the tests beat often and give up on a silent run quickly, so crash tests are short.
 HEARTBEAT_SECONDS = 0.5
 STALE_AFTER_SECONDS = 3.0
@@ -150,3 +151,9 @@ def wait_until_idle(app, broker_url: str, worker: WorkerProcess, timeout: float 
 def tiny_model_dir(tmp_path_factory) -> str:
     """A tiny random Llama with a word-level tokenizer, saved like any model folder (tests/models.py)."""
     return str(save_tiny_model(tmp_path_factory.mktemp("tiny-llama")))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def model_root_for_tests():
+    """This process (submissions made in tests) allows models under MODEL_ROOT, as the test workers do."""
+    settings.RLAB_MODEL_ROOTS = [Path(MODEL_ROOT).resolve()]

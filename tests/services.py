@@ -11,12 +11,15 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 60
+# Test models are saved under the system's temporary folder: the site's model root in the tests.
+MODEL_ROOT = tempfile.gettempdir()
 
 
 def free_port() -> int:
@@ -175,6 +178,7 @@ def service_env(database_url: str, broker_url: str, **extra: str) -> dict[str, s
         "CELERY_BROKER_URL": broker_url,
         "DJANGO_SETTINGS_MODULE": "rlab.settings",
         "PYTHONUNBUFFERED": "1",
+        "RLAB_MODEL_ROOTS": MODEL_ROOT,
     }
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO_ROOT / "platform"), str(REPO_ROOT), env.get("PYTHONPATH", "")]

@@ -15,12 +15,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rlab.experiments.checkpoint_refs import resolve_run_checkpoint
+from rlab.experiments.model_paths import model_path_error
 from rlab.experiments.models import Checkpoint, Run
 from rlab.spec import parse_run_ref
 
 logger = logging.getLogger(__name__)
 
 RESOLVED_MODEL = "model.json"
+
+
+class ModelNotAllowed(ValueError):
+    """The spec names a local model outside the site's model folders (checked again on the worker)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ def run_model(run: Run, artifact_dir: Path) -> ModelRef:
     model_id = run.config["model"]["id"]
     ref = parse_run_ref(model_id)
     if ref is None:
+        if (reason := model_path_error(model_id)) is not None:
+            raise ModelNotAllowed(f"model.id: {reason}")
         return ModelRef(model_id, model_id)
     stored = artifact_dir / RESOLVED_MODEL
     if stored.is_file():

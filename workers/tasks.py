@@ -1,7 +1,6 @@
 """Celery tasks. `execute_run` is sent by name from the web app and the CLI."""
 
 import logging
-import traceback
 
 from celery import Task, shared_task
 from celery.signals import task_prerun
@@ -29,7 +28,14 @@ def _reuse_or_replace_connections(sender: Task, **kwargs: object) -> None:
         close_old_connections()
 
 
-ERROR_MESSAGE_CHARS = 500  # an evaluation's error as the run page shows it; run.log has the traceback
+ERROR_MESSAGE_CHARS = 500  # of an error as the run page shows it; run.log and the worker's log have the rest
+
+
+def short_error(exc: BaseException) -> str:
+    """What a user sees of an unexpected error: its type and message, cut short; never a traceback (with
+    the server's paths), which stays in run.log."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= ERROR_MESSAGE_CHARS else text[: ERROR_MESSAGE_CHARS - 1] + "…"
 
 
 def _finish(run: Run, status: str, error: str = "") -> None:
@@ -76,8 +82,8 @@ def execute_run(run_id: int) -> str:
             if error:
                 logger.error("run %s failed: %s", run.name, error)
             else:
-                logger.exception("run %s failed", run.name)
-                error = traceback.format_exc()
+                logger.exception("run %s failed", run.name)  # the traceback goes to run.log
+                error = short_error(exc)
         else:
             status, error = Run.Status.SUCCEEDED, ""
         logger.info("run %s %s", run.name, status)
@@ -134,7 +140,7 @@ def evaluate_model_task(request_id: int) -> int:
             fail_run(run, error)
         except Exception as exc:
             logger.exception("evaluation %s failed", request)
-            error = f"{type(exc).__name__}: {exc}"
+            error = short_error(exc)
     _end_evaluation(request, error)
     if not error:
         prune_after_evaluation(run)
@@ -144,8 +150,6 @@ def evaluate_model_task(request_id: int) -> int:
 def _end_evaluation(request: EvalRequest, error: str) -> None:
     """Mark the request done (or failed with a short message), then settle its run."""
     status = EvalRequest.Status.FAILED if error else EvalRequest.Status.DONE
-    if len(error) > ERROR_MESSAGE_CHARS:
-        error = error[: ERROR_MESSAGE_CHARS - 1] + "…"
     EvalRequest.objects.filter(pk=request.pk).update(status=status, error=error, finished_at=timezone.now())
     settle_run(request.run_id)
 

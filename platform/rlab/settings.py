@@ -184,6 +184,17 @@ RLAB_INLINE_IMPORT_BYTES = int(os.environ.get("RLAB_INLINE_IMPORT_BYTES", str(4 
 RLAB_IMPORT_ROOT = (
     Path(os.environ["RLAB_IMPORT_ROOT"]).resolve() if os.environ.get("RLAB_IMPORT_ROOT") else None
 )
+# The folders local models may be named from (`model.id: /models/qwen`), separated by ":"; symlinks and ".."
+# are resolved before the check, and the artifact folder (other teams' checkpoints) never counts. Unset:
+# var/models only. A team's own checkpoints are named run:NAME[@STEP], not by path.
+RLAB_MODEL_ROOTS = [
+    Path(root).resolve()
+    for root in os.environ.get("RLAB_MODEL_ROOTS", str(VAR_DIR / "models")).split(os.pathsep)
+    if root
+]
+# Bounds on what one spec may ask for (web, API and CLI alike).
+RLAB_MAX_SPEC_BYTES = int(os.environ.get("RLAB_MAX_SPEC_BYTES", str(64 * 1024)))
+RLAB_MAX_SWEEP_POINTS = int(os.environ.get("RLAB_MAX_SWEEP_POINTS", "1000"))
 # A running run writes a heartbeat this often; one silent for RLAB_STALE_AFTER_SECONDS is re-queued.
 RLAB_HEARTBEAT_SECONDS = float(os.environ.get("RLAB_HEARTBEAT_SECONDS", "15"))
 RLAB_STALE_AFTER_SECONDS = float(os.environ.get("RLAB_STALE_AFTER_SECONDS", "300"))

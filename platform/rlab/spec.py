@@ -11,6 +11,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import re
 import types
 import typing
@@ -40,6 +41,39 @@ RUN_REF = re.compile(r"^run:(?P<name>[\w][\w.-]*)(?:@(?P<step>\d+))?$")
 Block = SpecBlock
 
 
+SHORT_VALUE_CHARS = 60  # of a value quoted in an error message
+
+
+def short(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut to a short prefix."""
+    text = repr(value)
+    return text if len(text) <= SHORT_VALUE_CHARS else text[: SHORT_VALUE_CHARS - 1] + "…"
+
+
+def _is_field_value(value: Any) -> bool:
+    """A scalar, or a flat list of scalars (for list fields such as data.examples): what one field takes."""
+    scalar = (str, int, float, bool, type(None))
+    return isinstance(value, scalar) or (
+        isinstance(value, list) and len(value) <= 1000 and all(isinstance(v, scalar) for v in value)
+    )
+
+
+@dataclass(frozen=True)
+class SpecLimits:
+    max_bytes: int = 64 * 1024
+    max_sweep_points: int = 1000
+
+
+def _spec_limits() -> SpecLimits:
+    """The site's limits (settings RLAB_MAX_SPEC_BYTES, RLAB_MAX_SWEEP_POINTS) where Django is configured,
+    else the defaults (the spec module is also used without a site)."""
+    from django.conf import settings
+
+    if not settings.configured:
+        return SpecLimits()
+    return SpecLimits(settings.RLAB_MAX_SPEC_BYTES, settings.RLAB_MAX_SWEEP_POINTS)
+
+
 def parse_example_ref(value: Any) -> str | int:
     """A training example named by π rank ("pi1", "π13") or by its index in the dataset."""
     if isinstance(value, bool):
@@ -55,7 +89,7 @@ def parse_example_ref(value: Any) -> str | int:
             return f"pi{int(match.group(1))}"
         if value.strip().isdigit():
             return int(value)
-    raise ValueError(f"must be a π name like pi1 or an example index, not {value!r}")
+    raise ValueError(f"must be a π name like pi1 or an example index, not {short(value)}")
 
 
 ExampleRef = Annotated[str | int, PlainValidator(parse_example_ref, json_schema_input_type=str | int)]
@@ -80,6 +114,11 @@ def parse_run_ref(ref: str) -> RunRef | None:
     return RunRef(match.group("name"), int(step) if step is not None else None)
 
 
+def looks_like_path(ref: str) -> bool:
+    """A model id that names a local file or folder rather than a hub id or an embedded model."""
+    return ref.startswith(("/", "./", "../", "~")) or ref.endswith(".gguf")
+
+
 class ModelSpec(Block):
     id: str = Field(
         description="Hugging Face hub id (org/name), a local path, an embedded model name, or a checkpoint "
@@ -96,14 +135,14 @@ class ModelSpec(Block):
         ref = ref.strip()
         if parse_run_ref(ref) is not None:
             return ref
-        is_path = ref.startswith(("/", "./", "../", "~")) or ref.endswith(".gguf")
         if (
             not ref
             or any(c.isspace() for c in ref)
-            or not (is_path or HUB_ID.match(ref) or EMBEDDED_MODEL.match(ref))
+            or not (looks_like_path(ref) or HUB_ID.match(ref) or EMBEDDED_MODEL.match(ref))
         ):
             raise ValueError(
-                f"{ref!r} is neither a hub id like Qwen/Qwen2.5-Math-1.5B, a path, nor an embedded model name"
+                f"{short(ref)} is neither a hub id like Qwen/Qwen2.5-Math-1.5B, a path, nor an embedded "
+                "model name"
             )
         return ref
 
@@ -445,15 +484,36 @@ def validate_spec(data: Any) -> SpecV1:
     return spec
 
 
-def parse_spec(yaml_text: str) -> SpecV1:
-    """Parse and validate a YAML spec."""
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: `*name` would let a few hundred bytes expand to gigabytes (a billion laughs)."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "YAML aliases (*name) are not supported in a spec: write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+def load_yaml(yaml_text: str) -> Any:
+    """The spec's YAML as Python data: bounded in size, no aliases; SpecError saying where it is broken."""
+    limit = _spec_limits().max_bytes
+    size = len(yaml_text.encode())
+    if size > limit:
+        raise SpecError([FieldError("", f"the spec is {size:,} bytes; at most {limit:,} are accepted")])
     try:
-        data = yaml.safe_load(yaml_text)
+        return yaml.load(yaml_text, Loader=_NoAliasLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         raise SpecError([FieldError(where, f"not valid YAML: {getattr(error, 'problem', error)}")]) from None
-    return validate_spec(data)
+
+
+def parse_spec(yaml_text: str) -> SpecV1:
+    """Parse and validate a YAML spec."""
+    return validate_spec(load_yaml(yaml_text))
 
 
 def _field_model(annotation: Any) -> type[BaseModel] | None:
@@ -520,13 +580,28 @@ def _sweep_errors(spec: SpecV1) -> list[FieldError]:
             errors.append(FieldError(f"sweep.{key}", reason))
         elif not values:
             errors.append(FieldError(f"sweep.{key}", "must list at least one value"))
+        else:
+            errors += [
+                FieldError(f"sweep.{key}[{i}]", f"{short(value)} is not a value of one field")
+                for i, value in enumerate(values)
+                if not _is_field_value(value)
+            ]
     if errors:
         return errors
+    points = math.prod(len(values) for values in spec.sweep.values())
+    limit = _spec_limits().max_sweep_points
+    if points > limit:
+        return [
+            FieldError(
+                "sweep",
+                f"{points:,} points (the product of the value lists); at most {limit:,} runs per spec",
+            )
+        ]
     for index, (coordinates, data) in enumerate(_points(spec)):
         try:
             SpecV1.model_validate(data)
         except ValidationError as error:
-            where = ", ".join(f"{k}={v!r}" for k, v in coordinates.items())
+            where = ", ".join(f"{k}={short(v)}" for k, v in coordinates.items())
             errors += [
                 FieldError(f"sweep point {index} ({where}): {e.path}", e.message)
                 for e in _field_errors(error)
@@ -576,8 +651,8 @@ def apply_overrides(yaml_text: str, overrides: list[str]) -> str:
     if not overrides:
         return yaml_text
     try:
-        data = yaml.safe_load(yaml_text)
-    except yaml.YAMLError:
+        data = load_yaml(yaml_text)
+    except SpecError:
         return yaml_text  # parse_spec reports where the YAML is broken
     if not isinstance(data, dict):
         return yaml_text
@@ -589,7 +664,7 @@ def apply_overrides(yaml_text: str, overrides: list[str]) -> str:
             errors.append(FieldError(f"--set {override}", "must be PATH=VALUE, e.g. train.steps=4"))
             continue
         try:
-            value = yaml.safe_load(text)
+            value = yaml.load(text, Loader=_NoAliasLoader)
         except yaml.YAMLError as error:
             errors.append(FieldError(f"--set {path}", f"not a YAML value: {error}"))
             continue

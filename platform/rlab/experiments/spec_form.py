@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from rlab.spec import FieldError
+from rlab.spec import FieldError, SpecError
+from rlab.spec import load_yaml as spec_yaml
 
 
 class _Missing:
@@ -241,8 +242,8 @@ def _coerce(form_field: FormField, raw: str) -> Any:
         return _number(text)
     if kind == "yaml":
         try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError:
+            return spec_yaml(text)
+        except SpecError:
             return text  # the spec's validation then names this field
     if kind == "choice":
         # an enum of numbers (e.g. a sign, 1 or -1) posts its text: give back the value itself
@@ -296,10 +297,10 @@ def dump_yaml(data: Any) -> str:
 
 
 def load_yaml(text: str) -> dict | None:
-    """The mapping a YAML text holds, or None when it does not parse to one."""
+    """The mapping a YAML text holds, or None when it does not parse to one (or is over the spec's bounds)."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = spec_yaml(text)
+    except SpecError:
         return None
     return data if isinstance(data, dict) else None
 

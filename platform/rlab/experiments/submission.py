@@ -6,6 +6,7 @@ from django.utils.text import slugify
 from rlab.catalog.models import Dataset
 from rlab.catalog.rankings import resolve_examples
 from rlab.experiments.checkpoint_refs import CheckpointRefError, resolve_run_checkpoint
+from rlab.experiments.model_paths import model_path_error
 from rlab.experiments.models import Run, Spec, Sweep
 from rlab.spec import (
     FieldError,
@@ -47,6 +48,8 @@ def check_catalog(team, points: list[SpecV1]) -> None:
     errors: dict[str, FieldError] = {}
     for point in points:
         errors.update(run_ref_errors(team, point))
+        if (reason := model_path_error(point.model.id)) is not None:
+            errors["model.id"] = FieldError("model.id", reason)
         if point.data is None:
             continue
         dataset = datasets.get(point.data.dataset)

@@ -258,7 +258,10 @@ def test_label_noise_variant_from_the_form_is_created_once(alice, team_a):
         "rule": "one-shot-rlvr-label-noise",
         "fraction": 0.5,
         "seed": 3,
+        "scope": "all",
         "n_corrupted": 5,
+        "n_rows": 10,
+        "realized_rate": 0.5,
     }
     labels = list(variant.examples.order_by("index").values_list("answer", flat=True))
     again = client.post(url, {"fraction": "0.5", "seed": "3"}, follow=True)
@@ -269,6 +272,7 @@ def test_label_noise_variant_from_the_form_is_created_once(alice, team_a):
     detail = client.get(reverse("catalog:dataset_detail", args=[variant.pk]))
     body = detail.content.decode()
     assert 'id="provenance"' in body and "one-shot-rlvr-label-noise" in body and "n_corrupted" in body
+    assert "Realized label noise: 50.0% of all rows" in body
     assert body.count('<tr class="changed">') == 5
     changed = client.get(reverse("catalog:dataset_detail", args=[variant.pk]), {"changed": "on"})
     assert all(e.is_noisy for e in changed.context["page"]) and len(changed.context["page"]) == 5
