@@ -79,7 +79,9 @@ class ChoiceGrader:
         return letter
 
     def quick(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool:
-        return parse_letter(pred, self.letters, option_text=True) == gold
+        """A bare letter ("B", "(B)", "B. 42"), else the letter a response states ("The answer is (B).")."""
+        letter = parse_letter(pred, self.letters, option_text=True)
+        return (letter or extract_choice(pred, self.letters).answer) == gold
 
     def full(self, gold: PreparedGold, pred: str, precision: int | None = None) -> bool:
         return self.quick(gold, pred)

@@ -1,7 +1,9 @@
 """The contract behind `rlab grade PAIRS.jsonl`: grade {"gold", "pred", "kind"} lines, keep going on bad ones.
 
 Each input object comes back unchanged plus "equal": true/false ("kind" defaults to "math"; a null
-"pred" means nothing was extracted and is simply not equal). A line that cannot be graded comes back
+"pred" means nothing was extracted and is simply not equal). Instead of "pred" (an extracted answer) a line
+may give "response" (a whole completion): its answer is extracted exactly as evaluation extracts it, comes
+back as "extracted", and is graded. A line that cannot be graded comes back
 with "equal": null and "error": "line N: what is wrong" (N counts file lines from 1); a line that is not
 a JSON object comes back as {"line": N, "input": ..., "equal": null, "error": ...}. Errors are counted
 in the summary instead of stopping the run.
@@ -24,17 +26,21 @@ def _pair(line: object) -> GradePair:
     """Validate one line; raises ValueError with a message meant for the user."""
     if not isinstance(line, dict):
         raise ValueError(f"expected a JSON object, got {type(line).__name__}")
-    missing = [field for field in ("gold", "pred") if field not in line]
-    if missing:
-        raise ValueError("missing field " + ", ".join(repr(field) for field in missing))
+    if "gold" not in line:
+        raise ValueError("missing field 'gold'")
+    if ("pred" in line) == ("response" in line):
+        raise ValueError("give either 'pred' (an extracted answer) or 'response' (a whole completion)")
     kind = line.get("kind", "math")
     try:
         grader = get_grader(kind)
     except ValueError as error:
         raise ValueError(f"field 'kind': {error}") from None
-    pred = line["pred"]
+    field = "pred" if "pred" in line else "response"
+    pred = line[field]
     if pred is not None and not isinstance(pred, str):
-        raise ValueError(f"field 'pred' must be a string or null, got {type(pred).__name__}")
+        raise ValueError(f"field {field!r} must be a string or null, got {type(pred).__name__}")
+    if field == "response" and pred is not None:
+        pred = grader.extract(pred).answer
     try:
         grader.prepare_gold(line["gold"])
     except (TypeError, ValueError) as error:
@@ -53,7 +59,10 @@ def _grade_numbered(
         try:
             if json_error:
                 raise ValueError(f"invalid JSON: {json_error}")
-            valid.append((len(outputs), _pair(line)))
+            pair = _pair(line)
+            if isinstance(line, dict) and "response" in line:
+                output["extracted"] = pair.pred
+            valid.append((len(outputs), pair))
         except ValueError as error:
             output["error"] = f"line {number}: {error}"
         outputs.append(output)

@@ -1,6 +1,7 @@
 """`rlab grade PAIRS.jsonl`: the grader's public contract.
 
-Reads lines `{"gold": …, "pred": …, "kind": "math"|"choice"}` and writes each back with `"equal"`, then
+Reads lines `{"gold": …, "pred": …, "kind": "math"|"choice"}` (or `"response"`, a whole completion, in
+place of `"pred"`: extracted as evaluation extracts, then graded) and writes each back with `"equal"`, then
 a summary line. A bad line is written back with `"equal": null` and its error; the others are graded.
 """
 
@@ -34,7 +35,9 @@ def _run(args: argparse.Namespace) -> int:
 class Grade:
     @staticmethod
     def register(subparsers) -> None:
-        parser = subparsers.add_parser("grade", help="grade answer pairs: {gold, pred, kind} per JSONL line")
+        parser = subparsers.add_parser(
+            "grade", help="grade answers: {gold, pred or response, kind} per JSONL line"
+        )
         parser.add_argument("pairs", help="JSONL file of pairs")
         parser.add_argument(
             "-o", "--output", default="-", help="where to write the graded lines (default stdout)"

@@ -56,3 +56,22 @@ def test_file_round_trip_keeps_file_line_numbers(tmp_path, pool):
     assert [output["equal"] for output in outputs] == [True, None, False]
     assert outputs[1]["error"].startswith("line 3: invalid JSON")
     assert outputs[1]["input"] == "{broken json"
+
+
+def test_a_response_is_extracted_as_evaluation_does_then_graded():
+    lines = [
+        {"gold": "12.8", "response": "We get 12.8 mph. The final answer is \\boxed{12.8}."},
+        {"gold": "B", "kind": "choice", "response": "Looking at the options, the answer is (B)."},
+        {"gold": "C", "kind": "choice", "response": "So the answer is A."},
+        {"gold": "1", "pred": "1", "response": "1"},
+    ]
+    outputs, summary = grade_pairs(lines)
+    assert [o["equal"] for o in outputs] == [True, True, False, None]
+    assert [o.get("extracted") for o in outputs[:3]] == ["12.8", "B", "A"]
+    assert "either 'pred'" in outputs[3]["error"]
+    assert summary == {"count": 4, "equal": 2, "not_equal": 1, "errors": 1}
+
+
+def test_a_choice_pred_that_states_its_letter_is_read_as_the_letter():
+    outputs, _ = grade_pairs([{"gold": "B", "kind": "choice", "pred": "The answer is (B)."}])
+    assert outputs[0]["equal"] is True

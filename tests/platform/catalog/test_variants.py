@@ -25,7 +25,10 @@ def test_variant_corrupts_the_fraction_and_keeps_originals(parent):
         "rule": "one-shot-rlvr-label-noise",
         "fraction": 0.5,
         "seed": 3,
+        "scope": "all",
         "n_corrupted": 5,
+        "n_rows": 10,
+        "realized_rate": 0.5,
     }
     examples = list(variant.examples.order_by("index"))
     assert [e.original_answer for e in examples] == [str(2 * i) for i in range(10)]
