@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
+from pydantic import ValidationError
 
 from evaluation.fingerprints import Fingerprint
 from rlab.catalog.models import Dataset, Example
@@ -102,8 +103,12 @@ def _redistill_source(run: Run, spec: SpecV1) -> Run | None:
 
 
 def training_data(run: Run, depth: int = 0) -> TrainingData:
-    """What `run` was trained on (see the module's docstring)."""
-    spec = SpecV1.model_validate(run.config)
+    """What `run` was trained on (see the module's docstring); nothing known for a config that is no valid
+    spec (any more)."""
+    try:
+        spec = SpecV1.model_validate(run.config)
+    except ValidationError:
+        return TrainingData(run, None, None)
     own = _own_data(run, spec, depth)
     ref = parse_run_ref(spec.model.id)
     if ref is not None and depth < MAX_UPSTREAM:

@@ -37,7 +37,7 @@ def describe(data: TrainingData) -> str:
     """One line, e.g. "arith-noise0.6-seed0 #0 label 17 (wrong; was 12), #5 — 1 of 2 labels wrong (nominal
     60%)"."""
     if data.dataset is None:
-        own = "no catalog examples"
+        own = "nothing known from the catalogue"
     elif data.examples is None:
         own = f"all {data.n_examples} examples of {data.dataset.name}"
     else:
