@@ -15,7 +15,7 @@ from django.db import transaction
 
 from rlab.catalog.seeding import benchmark_dataset
 from rlab.experiments.models import Checkpoint, EvalRequest, Run
-from rlab.results.models import EvalResult
+from rlab.results.models import EvalResult, overlap_note
 from rlab.spec import SpecV1
 from workers.artifacts import writing
 from workers.model_refs import run_model
@@ -46,7 +46,8 @@ def send_evaluation(request: EvalRequest) -> None:
     )
 
 
-def eval_config_from_spec(spec: SpecV1):
+def eval_config_from_spec(spec: SpecV1, training: tuple = ()):
+    """The spec's evaluation settings; `training`: the fingerprints of the run's training examples."""
     from evaluation.runner import EvalConfig
 
     block, sampling = spec.eval, spec.eval.sampling
@@ -60,6 +61,8 @@ def eval_config_from_spec(spec: SpecV1):
         top_p=sampling.top_p,
         max_new_tokens=sampling.max_new_tokens,
         seed=sampling.seed,
+        training=tuple(training),
+        training_overlap=block.training_overlap,
     )
 
 
@@ -127,23 +130,31 @@ def _metrics(score) -> dict:
     }
 
 
-def planned_setups(spec: SpecV1) -> dict[str, tuple[str, str]]:
-    """benchmark → (template, sampling hash) the spec evaluates it with: what, with the model, identifies a
-    result. Known before any model loads, so a recorded evaluation is found without generating."""
-    from evaluation.runner import sampling_record, setup_for
+def planned_setups(spec: SpecV1, training: tuple = ()) -> dict[str, tuple[str, str]]:
+    """benchmark → (template, sampling hash) the spec evaluates it with, training problems left out: what,
+    with the model, identifies a result. Known before any model loads, so a recorded evaluation is found
+    without generating."""
+    from evaluation.runner import setup_for
 
-    config = eval_config_from_spec(spec)
+    config = eval_config_from_spec(spec, training)
     setups = {benchmark: setup_for(benchmark, config) for benchmark in config.benchmarks}
     return {
-        benchmark: (setup.template, EvalResult.hash_sampling(sampling_record(setup.sampling)))
+        benchmark: (setup.template, EvalResult.hash_sampling(setup.sampling_record))
         for benchmark, setup in setups.items()
     }
+
+
+def training_fingerprints(run: Run) -> tuple:
+    """Fingerprints of what the run (and the run its model comes from) trained on."""
+    from rlab.experiments.training_data import training_data
+
+    return tuple(training_data(run).fingerprints())
 
 
 def recorded_benchmarks(run: Run, checkpoint_id: int | None, model_ref: str) -> set[str]:
     """The run's benchmarks recorded already for this model or checkpoint with the spec's own template and
     sampling (a base model evaluated with other settings for another run does not count)."""
-    setups = planned_setups(SpecV1.model_validate(run.config))
+    setups = planned_setups(SpecV1.model_validate(run.config), training_fingerprints(run))
     target = EvalResult.make_target_key(run.team_id, model_ref, checkpoint_id)
     recorded = EvalResult.objects.filter(target_key=target).values_list(
         "benchmark__key", "template", "sampling_hash"
@@ -156,8 +167,11 @@ def record_outcome(
 ) -> EvalResult:
     """Store one benchmark's evaluation (an evaluation.runner BenchmarkRun whose samples were written to
     `samples_path`) as an EvalResult with one ExampleResult per problem: an idempotent upsert."""
-    dataset = benchmark_dataset(outcome.benchmark.id, outcome.problems)
-    examples = {e.index: e for e in dataset.examples.filter(index__lt=len(outcome.problems))}
+    dataset = benchmark_dataset(outcome.benchmark.id, outcome.loaded)
+    examples = {e.index: e for e in dataset.examples.filter(index__in=outcome.indices)}
+    metrics = _metrics(outcome.score)
+    if outcome.overlap is not None:
+        metrics["training_overlap"] = outcome.overlap.record()
     return EvalResult.record(
         team=run.team,
         run=run,
@@ -170,17 +184,17 @@ def record_outcome(
         k=outcome.sampling.n,
         score=outcome.score.avg_at_k,
         per_subject=outcome.score.by_subject,
-        metrics=_metrics(outcome.score),
+        metrics=metrics,
         samples_path=str(samples_path),
         examples=[
             {
-                "example": examples[i],
+                "example": examples[index],
                 "samples": len(group),
                 "correct": sum(s.correct for s in group),
                 "mean_length": sum(s.n_tokens for s in group) / len(group),
                 "extracted_answers": [s.extracted for s in group],
             }
-            for i, group in enumerate(outcome.samples)
+            for index, group in zip(outcome.indices, outcome.samples, strict=True)
         ],
     )
 
@@ -196,7 +210,7 @@ def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) 
     spec = SpecV1.model_validate(run.config)
     model = run_model(run, artifact_dir)
     model_ref = model.label
-    eval_config = eval_config_from_spec(spec)
+    eval_config = eval_config_from_spec(spec, training_fingerprints(run))
     done = recorded_benchmarks(run, checkpoint.id if checkpoint else None, model_ref)
     todo = [b for b in eval_config.benchmarks if b not in done]
     if not todo:
@@ -213,11 +227,13 @@ def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) 
             outcome.write_samples(samples_path)
         results.append(record_outcome(run, checkpoint, model_ref, outcome, samples_path))
         logger.info(
-            "run %s %s: %s avg@%d = %.3f",
+            "run %s %s: %s avg@%d = %.3f on %d problem(s)%s",
             run.name,
             label,
             benchmark_id,
             outcome.sampling.n,
             outcome.score.avg_at_k,
+            outcome.score.n_problems,
+            overlap_note(outcome.overlap.record()) if outcome.overlap else "",
         )
     return results

@@ -291,6 +291,12 @@ class EvalSpec(Block):
     sampling: SamplingSpec = Field(default_factory=SamplingSpec)
     limit: int | None = Field(None, ge=1, description="First N problems per benchmark (smoke runs).")
     base_model: bool = Field(True, description="Also evaluate the untrained model once.")
+    training_overlap: Literal["exclude", "flag"] = Field(
+        "exclude",
+        description="Benchmark problems among the run's training examples (exact or near-duplicate text): "
+        "left out of every evaluation of the run, its base model's included (exclude; the count is shown), "
+        "or evaluated and flagged (flag).",
+    )
     backend: Literal["auto", "vllm", "transformers"] = "auto"
 
 

@@ -56,3 +56,25 @@ def test_rlab_eval_rejects_unknown_benchmarks_and_models(tiny_model_dir):
     assert unknown.returncode == 2 and "unknown benchmark 'math5000'" in unknown.stderr
     missing = rlab("eval", "--model", "./no/such/model", "--suite", "arith")
     assert missing.returncode == 2 and "./no/such/model" in missing.stderr
+
+
+def test_training_problems_are_left_out_or_flagged(tiny_model_dir):
+    from evaluation.benchmarks import load_benchmark
+    from evaluation.fingerprints import Fingerprint
+
+    backend = TransformersBackend.from_ref(tiny_model_dir, "float32", device="cpu")
+    trained_on = (Fingerprint.of(load_benchmark("arith", limit=4)[3].problem),)
+    config = EvalConfig(benchmarks=("arith",), limit=4, max_new_tokens=2, training=trained_on)
+    (excluded,) = evaluate(backend, backend.tokenizer, config)
+    assert excluded.indices == [0, 1, 2] and excluded.score.n_problems == 3
+    assert excluded.overlap.record() == {
+        "mode": "exclude",
+        "count": 1,
+        "problems": ["arith-0003"],
+        "kinds": ["exact"],
+    }
+    assert excluded.sampling_record["excluded_training_problems"] == ["arith-0003"]
+    flag = EvalConfig(**{**config.__dict__, "training_overlap": "flag"})
+    (flagged,) = evaluate(backend, backend.tokenizer, flag)
+    assert flagged.indices == [0, 1, 2, 3] and flagged.overlap.positions == (3,)
+    assert "excluded_training_problems" not in flagged.sampling_record

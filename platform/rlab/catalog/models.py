@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from evaluation.fingerprints import Fingerprint
 from rlab.teams.models import TeamScopedQuerySet, team_ids_of
 
 
@@ -77,6 +78,15 @@ class Dataset(models.Model):
         return self.name
 
 
+class ExampleQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        """Every new example is fingerprinted, whichever import path creates it."""
+        objs = list(objs)
+        for example in objs:
+            example.fill_fingerprint()
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Example(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="examples")
     index = models.PositiveIntegerField(help_text="Position in the source (the key rankings refer to).")
@@ -93,6 +103,16 @@ class Example(models.Model):
     pi_rank = models.PositiveIntegerField(null=True, blank=True, help_text="π rank: 1 = highest variance.")
     historical_variance = models.FloatField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    fingerprint = models.CharField(
+        max_length=32, blank=True, db_index=True, help_text="Hash of the normalised problem text."
+    )
+    ngrams = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Hashes of the normalised problem's 5-grams (near duplicates).",
+    )
+
+    objects = ExampleQuerySet.as_manager()
 
     class Meta:
         ordering = ["dataset", "index"]
@@ -101,6 +121,22 @@ class Example(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset.name}#{self.index}"
+
+    def save(self, *args, **kwargs):
+        self.fill_fingerprint()
+        super().save(*args, **kwargs)
+
+    def fill_fingerprint(self) -> None:
+        """evaluation.fingerprints of the problem text, when not there yet."""
+        if not self.fingerprint:
+            fingerprint = Fingerprint.of(self.problem)
+            self.fingerprint, self.ngrams = fingerprint.exact, sorted(fingerprint.ngrams)
+
+    @property
+    def text_fingerprint(self) -> Fingerprint:
+        if not self.fingerprint:
+            return Fingerprint.of(self.problem)
+        return Fingerprint(self.fingerprint, frozenset(self.ngrams))
 
     @property
     def pi_name(self) -> str | None:

@@ -2,6 +2,7 @@
 benchmark's problems as a shared Dataset of Example rows (per-example results point at them)."""
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from rlab.catalog.models import Benchmark, Dataset, Example
 
@@ -77,7 +78,33 @@ def benchmark_dataset(benchmark_id: str, problems: list | None = None) -> Datase
     return dataset
 
 
+def load_local_benchmarks() -> list[str]:
+    """Every registered benchmark with a local copy (or generator) whose problems are not catalog rows yet,
+    loaded as its shared dataset; hub-only benchmarks are left until an evaluation loads them."""
+    from evaluation.benchmarks import BenchmarkUnavailable, MalformedRow, list_benchmarks, load_benchmark
+
+    loaded = []
+    have = set(
+        Benchmark.objects.filter(
+            Exists(Example.objects.filter(dataset_id=OuterRef("dataset_id")))
+        ).values_list("key", flat=True)
+    )
+    for spec in list_benchmarks():
+        if spec.id in have:
+            continue
+        try:
+            problems = load_benchmark(spec.id, source="local")
+        except (BenchmarkUnavailable, MalformedRow):
+            continue
+        benchmark_dataset(spec.id, problems)
+        loaded.append(spec.id)
+    return loaded
+
+
 def seed_catalog() -> None:
+    """Benchmark rows, the built-in datasets, and the problems of every benchmark with a local copy (so the
+    overlap of imported datasets with them is known from the start: rlab.catalog.overlaps)."""
     sync_benchmarks()
     for benchmark_id in BUILTIN_DATASETS:
         benchmark_dataset(benchmark_id)
+    load_local_benchmarks()

@@ -18,6 +18,7 @@ from rlab.catalog.forms import ExampleFilterForm, HubImportForm, MappingForm, No
 from rlab.catalog.hub import HubUnavailable, import_hub_dataset
 from rlab.catalog.importing import MAX_ERRORS_SHOWN, ImportFailed, RowError, import_dataset
 from rlab.catalog.models import Dataset, Example, ImportJob
+from rlab.catalog.overlaps import benchmark_overlaps
 from rlab.catalog.uploads import Preview, preview_file
 from rlab.catalog.variants import label_noise_variant, variant_name
 
@@ -72,6 +73,8 @@ def _detail(request: HttpRequest, dataset: Dataset, noise_form: NoiseForm | None
         "noise_form": noise_form or NoiseForm(),
         "is_variant": bool(dataset.derivation.get("rule")),
     }
+    overlaps = benchmark_overlaps(dataset)
+    context |= {"overlaps": overlaps, "overlaps_found": [o for o in overlaps if o.matches]}
     return render(request, "catalog/dataset_detail.html", context)
 
 

@@ -11,6 +11,15 @@ from rlab.results.bests import refresh_bests
 from rlab.teams.models import TeamScopedQuerySet
 
 
+def overlap_note(record: dict) -> str:
+    """What an evaluation did with the benchmark problems that were training examples (its metrics'
+    `training_overlap`): " (4 training problems excluded)", " (1 training problem flagged)" or ""."""
+    if not record.get("count"):
+        return ""
+    verb = "excluded" if record["mode"] == "exclude" else "flagged"
+    return f" ({record['count']} training problem{'s' if record['count'] != 1 else ''} {verb})"
+
+
 class EvalResult(models.Model):
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="eval_results")
     run = models.ForeignKey(
@@ -55,6 +64,14 @@ class EvalResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_ref} on {self.benchmark}: {self.score:.3f}"
+
+    @property
+    def training_overlap(self) -> dict:
+        return self.metrics.get("training_overlap") or {}
+
+    @property
+    def overlap_note(self) -> str:
+        return overlap_note(self.training_overlap)
 
     @staticmethod
     def make_target_key(team_id: int, model_ref: str, checkpoint_id: int | None) -> str:

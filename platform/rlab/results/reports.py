@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
@@ -24,6 +24,7 @@ from rlab.experiments.models import EXAMPLES_FIELD, Run, Sweep, vary_examples_on
 from rlab.results.bests import Best, Score, base_scores, base_scores_by_team, mean, setup_key
 from rlab.results.html import object_url, score_cells
 from rlab.results.models import EvalResult
+from rlab.results.training_notes import overlap_notes, trained_on
 
 PER_SUBJECT_BENCHMARK = "math500"
 AVERAGE = "average"
@@ -92,6 +93,8 @@ class Row:
     is_reference: bool = False
     team: str = ""
     linked: bool = True  # whether the viewer may open the run (its team's)
+    trained_on: str = ""  # its training examples and their wrong labels (sweep reports)
+    overlap: str = ""  # benchmark problems among its training examples, left out or flagged
 
     @property
     def url(self) -> str:
@@ -315,6 +318,18 @@ def _merge_bases(
     return merged
 
 
+def _flag_overlaps(rows: list[Row]) -> list[Row]:
+    """Each row with the training overlap of the evaluations its cells show (one query for all rows)."""
+    notes = overlap_notes(cell.result for row in rows for cell in row.cells if cell.result)
+    if not notes:
+        return rows
+    flagged = []
+    for row in rows:
+        mine = dict.fromkeys(notes[cell.result] for cell in row.cells if cell.result in notes)
+        flagged.append(replace(row, overlap="; ".join(mine)) if mine else row)
+    return flagged
+
+
 def _opens(team_id: int, own_teams: set[int] | None) -> bool:
     """Whether the viewer may open a run or result of the team (own_teams None: every row is theirs)."""
     return own_teams is None or team_id in own_teams
@@ -374,7 +389,7 @@ def _board(
     shown = run_rows if page is None else run_rows[:PAGE_SIZE]
     edges = Edges(first=number == 1, next_row=run_rows[PAGE_SIZE] if len(run_rows) > len(shown) else None)
     base_rows = _base_rows(bases, columns, own_teams, team_column)
-    rows = _merge_bases(shown, base_rows, order, columns, edges)
+    rows = _flag_overlaps(_merge_bases(shown, base_rows, order, columns, edges))
     return Table(columns, rows, team_column=team_column, page=number, pages=pages, total=total)
 
 
@@ -457,6 +472,7 @@ def ablation(sweep: Sweep, baseline_id: int | None = None) -> Table:
     columns.append(Column(AVERAGE, "average"))
     baseline = next((r for r in runs if r.pk == baseline_id), runs[0] if runs else None)
     reference = _values(best[baseline.pk].scores, columns) if baseline and baseline.pk in best else None
+    training = trained_on(runs)
     rows = [
         Row(
             coordinates_label(run),
@@ -465,10 +481,11 @@ def ablation(sweep: Sweep, baseline_id: int | None = None) -> Table:
             best[run.pk].step if run.pk in best else None,
             title=run.name,
             is_reference=run == baseline,
+            trained_on=training[run.pk],
         )
         for run in runs
     ]
-    return Table(columns, rows, reference=coordinates_label(baseline) if baseline else "")
+    return Table(columns, _flag_overlaps(rows), reference=coordinates_label(baseline) if baseline else "")
 
 
 class NotAnExampleSweep(ValueError):
@@ -533,6 +550,7 @@ def example_comparison(sweep: Sweep) -> Table:
     reference = [c.score for c in base_row.cells] if base_row else None
     dataset = _training_dataset(sweep, runs[0].config["data"]["dataset"])
     titles = _problem_texts(dataset, runs)
+    training = trained_on(runs)
     rows = [base_row] if base_row else []
     rows += [
         Row(
@@ -541,10 +559,11 @@ def example_comparison(sweep: Sweep) -> Table:
             run,
             best[run.pk].step if run.pk in best else None,
             title=titles.get(run.pk, ""),
+            trained_on=training[run.pk],
         )
         for run in runs
     ]
-    return Table(columns, rows, reference="base model" if base_row else "")
+    return Table(columns, _flag_overlaps(rows), reference="base model" if base_row else "")
 
 
 def _example_columns(bests: Iterable[Best]) -> list[Column]:

@@ -30,7 +30,7 @@ class ScoreCell:
         if not self.result:
             return "not evaluated (yet)"
         r = self.result
-        return f"{r.score:.4f} on {r.n} problems, avg@{r.k}, template {r.template}"
+        return f"{r.score:.4f} on {r.n} problems{r.overlap_note}, avg@{r.k}, template {r.template}"
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class EvalTable:
     benchmarks: list[str]
     rows: list[ScoreRow]
     chart: Chart | None
+    overlaps: list[str]  # per benchmark with training problems in it: "arith: n = 15 (1 training problem …)"
 
 
 def eval_table(run: Run) -> EvalTable:
@@ -75,7 +76,13 @@ def eval_table(run: Run) -> EvalTable:
         )
         for b in benchmarks
     ]
-    return EvalTable(benchmarks, rows, line_chart("test accuracy (%)", series, unit="%", y_floor=0))
+    overlaps = [
+        f"{r.benchmark.key}: n = {r.n}{r.overlap_note}"
+        for r in {key: r for (_, key), r in latest.items()}.values()
+        if r.overlap_note
+    ]
+    chart = line_chart("test accuracy (%)", series, unit="%", y_floor=0)
+    return EvalTable(benchmarks, rows, chart, sorted(overlaps))
 
 
 def evaluations_live(run: Run, now: datetime) -> bool:
