@@ -56,13 +56,14 @@ class DatabaseCallbacks:
 
 
 def _run_inputs(reporter: RunReporter) -> tuple:
-    """Where the run resumes from (its last complete checkpoint, if any), its inputs and its weights."""
+    """Where the run resumes from (its last complete checkpoint, if any), its inputs and the model it starts
+    from (for `model.id: run:NAME`, that run's checkpoint)."""
     from training.checkpoints import latest_checkpoint
 
     output_dir = reporter.artifact_dir / CHECKPOINT_DIR
     resume_from = latest_checkpoint(output_dir) if output_dir.exists() else None
     inputs = INPUTS[get_algorithm(reporter.spec.algorithm.name).inputs](reporter)
-    return resume_from, inputs, run_model(reporter.run, reporter.artifact_dir).weights
+    return resume_from, inputs, run_model(reporter.run, reporter.artifact_dir)
 
 
 def training_job(reporter: RunReporter, distributed: Distributed | None = None) -> None:
@@ -78,10 +79,10 @@ def training_job(reporter: RunReporter, distributed: Distributed | None = None) 
     ranks = distributed or SINGLE_PROCESS
     spec = reporter.spec
     algorithm = get_algorithm(spec.algorithm.name)
-    resume_from, inputs, weights = ranks.broadcast_object(_run_inputs(reporter) if ranks.is_main else None)
+    resume_from, inputs, start = ranks.broadcast_object(_run_inputs(reporter) if ranks.is_main else None)
     inputs: RunInputs
     device = "auto" if ranks.device is None else str(ranks.device)
-    model, tokenizer = load_model_and_tokenizer(weights, spec.model.dtype, device)
+    model, tokenizer = load_model_and_tokenizer(start.weights, spec.model.dtype, device)
     if ranks.is_main and resume_from is None and spec.eval.base_model:
         enqueue_evaluation(reporter.run)
     callbacks = DatabaseCallbacks(reporter, total_steps=spec.train.steps)
@@ -105,7 +106,7 @@ def training_job(reporter: RunReporter, distributed: Distributed | None = None) 
             algorithm.name,
             len(inputs.examples),
             trainer.total_steps,
-            f"resuming from {resume_from}" if resume_from else f"from {spec.model.id}",
+            f"resuming from {resume_from}" if resume_from else f"from {start.label} ({start.weights})",
         )
         result = trainer.train()
     finally:

@@ -169,6 +169,8 @@ def test_luffy_preset_has_plain_policy_gradient_and_shaped_demonstrations():
     assert torch.allclose(parts.demo_rl, expected_demo_rl)
     output = compute_srft_loss(logp, entropy, batch, is_demo, NO_EXTRAS, SRFTConfig.luffy())
     assert output.loss.item() == pytest.approx((-0.5 * (0.4 / 0.5 + 0.5 / 0.6) - 2.0 + 1.0) / 5)
+    # LUFFY has no SFT term and no entropy weighting: its metrics do not pretend to (no constant-0 charts).
+    assert not {"sft_loss", "w_sft", "w_rl"} & set(output.metrics) and "demo_rl_loss" in output.metrics
 
 
 def test_config_validation():

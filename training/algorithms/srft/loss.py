@@ -105,7 +105,9 @@ def compute_srft_loss(
     Metrics: the four parts (sft_loss, demo_rl_loss, rl_positive_loss, rl_negative_loss) aggregated over the
     whole micro-batch (so that they sum to pg_loss = their total), sft_nll (mean -log p on demonstration
     tokens), w_sft / w_rl (mean weight on demonstration / positive self-rollout tokens, 0 when there are
-    none), demo_prob_mean, kl, entropy, loss and the PG statistics of the self-rollout tokens.
+    none), demo_prob_mean, kl, entropy, loss and the PG statistics of the self-rollout tokens. A term the
+    objective does not have reports nothing (LUFFY: no sft_loss or w_sft; no w_rl without its weighting),
+    so that run pages chart only what the algorithm produces.
     """
     if logp.shape != batch.mask.shape or entropy.shape != logp.shape:
         raise ValueError(f"logp {tuple(logp.shape)}, entropy {tuple(entropy.shape)} and mask "
@@ -120,14 +122,19 @@ def compute_srft_loss(
     }
     aggregated = {name: _agg(part, mask, loss) for name, part in named.items()}
     total = torch.stack(list(aggregated.values())).sum()
-    metrics.update({name: value.item() for name, value in aggregated.items()})
+    has_sft = srft.sft_weight_scale > 0
+    metrics.update(
+        {name: value.item() for name, value in aggregated.items() if has_sft or name != "sft_loss"}
+    )
     metrics["pg_loss"] = total.item()
 
     with torch.no_grad():
         demo = parts.demo_mask
         metrics["sft_nll"] = _masked_mean(-logp.detach(), demo).item()
-        metrics["w_sft"] = _masked_mean(parts.w_sft, demo).item()
-        metrics["w_rl"] = _masked_mean(parts.w_rl, parts.positive_mask).item()
+        if has_sft:
+            metrics["w_sft"] = _masked_mean(parts.w_sft, demo).item()
+        if srft.rl_positive_entropy_weight:
+            metrics["w_rl"] = _masked_mean(parts.w_rl, parts.positive_mask).item()
         metrics["demo_prob_mean"] = _masked_mean(logp.detach().exp(), demo).item()
 
     return with_regularization([total], metrics, logp, entropy, batch, loss)
