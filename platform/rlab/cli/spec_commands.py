@@ -120,4 +120,4 @@ def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -
         names = ", ".join(t.slug for t in teams) or "none; create one in the admin or with `rlab demo`"
         raise CommandError(f"name the team with --team (teams: {names})", INVALID_INPUT)
     sweep = submit_spec(team, user, yaml_text)
-    return [run_json(run) for run in sweep.runs.order_by("point_index")]
+    return [run_json(run) for run in sweep.runs.select_related("team").order_by("point_index")]

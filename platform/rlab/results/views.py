@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from rlab.experiments.models import Run, Sweep
+from rlab.jsonapi import text_csv_response
 from rlab.results import drilldown, reports
 from rlab.results.models import EvalResult
 
@@ -17,9 +18,7 @@ def _toggle(sort: str, key: str) -> str:
 
 
 def _csv(table: reports.Table, filename: str) -> HttpResponse:
-    response = HttpResponse(table.csv(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return text_csv_response(filename, table.csv())
 
 
 def _wants_csv(request: HttpRequest) -> bool:
@@ -27,9 +26,7 @@ def _wants_csv(request: HttpRequest) -> bool:
 
 
 def _filters(request: HttpRequest) -> reports.LeaderboardFilters:
-    return reports.LeaderboardFilters(
-        request.GET.get("model", ""), request.GET.get("algorithm", ""), request.GET.get("tag", "")
-    )
+    return reports.LeaderboardFilters.from_query(request.GET)
 
 
 def _page(request: HttpRequest) -> int | None:
