@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import wraps
 
 from django.core.paginator import EmptyPage, Paginator
@@ -122,16 +122,17 @@ def _cell(value: object) -> object:
     return json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else value
 
 
-def csv_response(filename: str, columns: Sequence[str], rows: Iterable[dict]) -> StreamingHttpResponse:
-    """A CSV download, written as `rows` (dicts; other keys ignored) are produced, so memory stays flat."""
+def csv_lines(columns: Sequence[str], rows: Iterable[dict]) -> Iterator[str]:
+    """CSV text line by line: the header, then `rows` (dicts; other keys ignored) as they are produced."""
     writer = csv.writer(_Echo())
+    yield writer.writerow(columns)
+    for row in rows:
+        yield writer.writerow([_cell(row.get(column)) for column in columns])
 
-    def lines() -> Iterable[str]:
-        yield writer.writerow(columns)
-        for row in rows:
-            yield writer.writerow([_cell(row.get(column)) for column in columns])
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+def csv_response(filename: str, columns: Sequence[str], rows: Iterable[dict]) -> StreamingHttpResponse:
+    """A CSV download streamed as `rows` are produced, so memory stays flat."""
+    response = StreamingHttpResponse(csv_lines(columns, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

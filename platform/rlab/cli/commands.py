@@ -1,11 +1,21 @@
 """The registry of subcommands, in the order `rlab --help` lists them."""
 
-from rlab.cli import data_commands, eval_command, grade_command, runs_command, serve, spec_commands, worker
+from rlab.cli import (
+    data_commands,
+    eval_command,
+    grade_command,
+    results_command,
+    runs_command,
+    serve,
+    spec_commands,
+    worker,
+)
 
 COMMANDS = [
     spec_commands.Validate,
     spec_commands.Submit,
     runs_command.Runs,
+    results_command.Results,
     data_commands.Data,
     eval_command.Eval,
     grade_command.Grade,

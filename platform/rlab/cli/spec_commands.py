@@ -4,7 +4,7 @@ import argparse
 import json
 import sys
 
-from rlab.cli.common import INVALID_INPUT, CommandError, read_text_file, setup_django
+from rlab.cli.common import INVALID_INPUT, CommandError, open_database, read_text_file
 from rlab.spec import SpecError, apply_overrides, expand_sweep, parse_spec
 
 
@@ -95,7 +95,7 @@ def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -
         raise CommandError(
             "invalid spec\n  " + "\n  ".join(str(e) for e in error.errors), INVALID_INPUT
         ) from None
-    setup_django()
+    open_database()
     from django.contrib.auth import get_user_model
 
     from rlab.experiments.api import run_json
