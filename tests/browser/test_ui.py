@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 from rlab.catalog.models import Dataset, Example
 from rlab.experiments.models import Run
 from tests.browser.conftest import log_in, screenshot
-from tests.platform.conftest import make_dataset
+from tests.platform.conftest import make_dataset, make_unqueued_run
+from tests.platform.evaluations import RUN_SPEC
 
 pytestmark = pytest.mark.browser
 
@@ -221,3 +222,31 @@ def test_yaml_edits_fill_in_the_form(page, member):
     page.fill("#spec-yaml", "name: [broken")
     expect(page.locator("#spec-status")).to_contain_text("not valid YAML")
     expect(page.locator("#f-name")).to_have_value("from-yaml")
+
+
+def test_cancel_and_publish_ask_first(page, member):
+    """Dismissing the confirmation leaves the run as it was; accepting acts."""
+    run = make_unqueued_run(member.teams.get(), RUN_SPEC)
+    log_in(page, member)
+    page.goto(f"/runs/{run.pk}/")
+    messages: list[str] = []
+
+    def answer(accept: bool):
+        def handle(dialog) -> None:
+            messages.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    page.once("dialog", answer(False))
+    page.get_by_role("button", name="Publish").click()
+    page.once("dialog", answer(False))
+    page.get_by_role("button", name="Cancel run").click()
+    page.wait_for_timeout(300)
+    run.refresh_from_db()
+    assert not run.published and not run.cancel_requested and run.status == "queued"
+    assert "global leaderboard" in messages[0] and messages[1].startswith(f"Cancel {run.name}?")
+    page.once("dialog", answer(True))
+    page.get_by_role("button", name="Cancel run").click()
+    expect(page.locator(".status.cancelled").first).to_be_visible()
+    assert Run.objects.get(pk=run.pk).status == "cancelled"

@@ -211,5 +211,9 @@ def test_chart_geometry():
     assert line_chart("empty", [Series("x", [])]) is None
     chart = line_chart("one point", [Series("x", [(3, 0.5)])])
     assert len(chart.lines) == 1 and chart.lines[0].markers[0].tooltip == "x · step 3: 0.5"
+    assert nice_ticks(1, 3, whole=True) == [1, 2, 3]
+    short = line_chart("three steps", [Series("x", [(1, 0.1), (2, 0.2), (3, 0.3)])])
+    assert [tick.label for tick in short.x_ticks] == ["1", "2", "3"]  # steps, never 1.5
+    assert [tick.label for tick in chart.x_ticks] == ["3"]
     zero = line_chart("accuracy", [Series("x", [(1, 0.0), (2, 0.0)])], y_floor=0)
     assert [tick.label for tick in zero.y_ticks] == ["0", "0.5", "1"]

@@ -64,6 +64,17 @@ class ImportFailed(ValueError):
         )
 
 
+class DatasetNameTaken(ImportFailed):
+    """The team already has a dataset of that name: a problem with the name, not with any row."""
+
+    def __init__(self, source: str, name: str) -> None:
+        super().__init__(source, [])
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"a dataset named {self.name!r} already exists in this team: choose another name"
+
+
 def _read_jsonl(data: bytes) -> list[tuple[int, Any]]:
     rows = []
     for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
@@ -197,9 +208,9 @@ def import_dataset(
     licence_note: str = "",
 ) -> Dataset:
     """Create the dataset and all its examples, or raise ImportFailed and save nothing."""
-    examples = validate_rows(filename, read_rows(filename, data), mapping)
     if Dataset.objects.filter(team=team, name=name).exists():
-        raise ImportFailed(filename, [RowError(0, f"a dataset named {name!r} already exists in this team")])
+        raise DatasetNameTaken(filename, name)
+    examples = validate_rows(filename, read_rows(filename, data), mapping)
     dataset = Dataset.objects.create(
         team=team,
         name=name,

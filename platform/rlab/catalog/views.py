@@ -12,7 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from rlab.catalog.forms import ExampleFilterForm, HubImportForm, MappingForm, NoiseForm, UploadForm
 from rlab.catalog.hub import HubUnavailable, import_hub_dataset
-from rlab.catalog.importing import MAX_ERRORS_SHOWN, ImportFailed, import_dataset
+from rlab.catalog.importing import MAX_ERRORS_SHOWN, DatasetNameTaken, ImportFailed, import_dataset
 from rlab.catalog.models import Dataset, Example
 from rlab.catalog.uploads import Preview, preview_file
 from rlab.catalog.variants import label_noise_variant, variant_name
@@ -143,6 +143,8 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 licence_note=upload.cleaned_data["licence_note"],
             )
+        except DatasetNameTaken as taken:
+            upload.add_error("name", str(taken))
         except ImportFailed as failed:
             context = _import_errors(failed)
         else:
@@ -196,6 +198,8 @@ def dataset_import_hub(request: HttpRequest) -> HttpResponse:
             )
         except HubUnavailable as error:
             context["hub_error"] = str(error)
+        except DatasetNameTaken as taken:
+            form.add_error("name", str(taken))
         except ImportFailed as failed:
             context |= _import_errors(failed)
         else:

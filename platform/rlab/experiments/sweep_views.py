@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from rlab.experiments.actions import UNSUCCESSFUL, cancel_sweep, retry_sweep
 from rlab.experiments.models import Run, Sweep
-from rlab.results.reports import EXAMPLES_FIELD
+from rlab.results.reports import varies_examples_only
 
 
 def sweep_summaries(sweeps: QuerySet[Sweep]) -> QuerySet[Sweep]:
@@ -35,7 +35,7 @@ def sweep_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "sweep": sweep,
         "runs": runs,
         "live": sweep.unfinished > 0,
-        "varies_examples": bool(runs) and all(set(r.coordinates) == {EXAMPLES_FIELD} for r in runs),
+        "varies_examples": varies_examples_only(runs),
     }
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "partials/sweep_runs.html", context)

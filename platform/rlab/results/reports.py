@@ -481,6 +481,12 @@ class NotAnExampleSweep(ValueError):
     """The sweep's runs differ in something else than data.examples."""
 
 
+def varies_examples_only(runs: Iterable[Run]) -> bool:
+    """Whether a sweep's runs differ in data.examples alone: what the per-example comparison needs."""
+    runs = list(runs)
+    return bool(runs) and all(set(run.coordinates) == {EXAMPLES_FIELD} for run in runs)
+
+
 def _training_dataset(sweep: Sweep, name: str) -> Dataset | None:
     """The dataset the runs trained on: the team's own of that name before a shared one."""
     return Dataset.objects.named_for(sweep.team, name)
@@ -529,7 +535,7 @@ def example_comparison(sweep: Sweep) -> Table:
     """One row per π_i of a sweep over data.examples, with math500 per subject, the other benchmarks and
     the average of its best-average checkpoint, each coloured by its delta to the base model."""
     runs, best = _sweep_runs(sweep)
-    if not runs or any(set(run.coordinates) != {EXAMPLES_FIELD} for run in runs):
+    if not varies_examples_only(runs):
         raise NotAnExampleSweep(f"the runs of sweep {sweep.pk} do not differ in {EXAMPLES_FIELD} alone")
     results = _sweep_results(sweep)
     model_refs = {score.model_ref for b in best.values() for score in b.scores.values()}

@@ -94,7 +94,12 @@ def ablation(request: HttpRequest, pk: int) -> HttpResponse:
     table = reports.ablation(sweep, int(baseline) if baseline.isdigit() else None)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-ablation.csv")
-    return render(request, "results/ablation.html", {"sweep": sweep, "table": table})
+    context = {
+        "sweep": sweep,
+        "table": table,
+        "varies_examples": reports.varies_examples_only(row.run for row in table.rows),
+    }
+    return render(request, "results/ablation.html", context)
 
 
 # ---------------------------------------------------------------- per-problem drill-down
