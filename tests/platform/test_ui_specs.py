@@ -311,3 +311,21 @@ def test_a_user_in_no_team_cannot_launch_or_upload(db):
     assert client.post(reverse("experiments:spec_new"), {"yaml": SPEC}).status_code == 403
     assert client.get(reverse("catalog:dataset_upload")).status_code == 403
     assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("typo", "path", "suggestion"),
+    [
+        (SPEC.replace("train:", "trian:"), "trian", "train"),
+        (SPEC.replace("  steps: 3", "  stepz: 3"), "train.stepz", "steps"),
+    ],
+)
+def test_a_yaml_typo_says_did_you_mean(alice, team_data, typo, path, suggestion):
+    """A misspelt block leaves its form section at the defaults: the error must say what was meant."""
+    response = logged_in(alice).post(
+        reverse("experiments:spec_yaml_to_form"), {"yaml": typo}, headers={"HX-Request": "true"}
+    )
+    assert f"unknown field: did you mean &#x27;{suggestion}&#x27;?" in response.content.decode()
+    launch = logged_in(alice).post(reverse("experiments:spec_new"), {"yaml": typo})
+    assert f"did you mean &#x27;{suggestion}&#x27;?" in launch.content.decode()
+    assert path in launch.content.decode() and not Run.objects.exists()

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from rlab.experiments.actions import NotRetryable, cancel_runs, retry_run
-from rlab.experiments.editor import Check, check_spec, spec_form_for
+from rlab.experiments.editor import Check, check_spec, spec_form_for, suggest_names
 from rlab.experiments.models import Run, Spec
 from rlab.experiments.run_report import (
     config_yaml,
@@ -203,7 +203,7 @@ def spec_new(request: HttpRequest) -> HttpResponse:
                 form,
                 yaml_text=yaml_text,
                 data=load_yaml(yaml_text) or form.data_from_post(request.POST),
-                check=Check(error.errors, 0),
+                check=Check(suggest_names(error.errors), 0),
                 cloned_from=cloned_from,
                 template=_editor_template(request, "partials/spec_form_update.html"),
             )
