@@ -23,9 +23,11 @@ from rlab.experiments.run_report import (
 from rlab.experiments.spec_form import SpecForm, dump_yaml, load_yaml
 from rlab.experiments.submission import submit_spec
 from rlab.experiments.sweep_views import sweep_summaries
+from rlab.experiments.worker_status import queue_note
 from rlab.spec import SpecError
 
 RUN_LIST_LIMIT = 200
+QUEUE_FIELD = "resources.queue"
 
 
 def _runs(request: HttpRequest):
@@ -172,11 +174,13 @@ def _editor(
     cloned_from: Spec | None,
     template: str = "experiments/spec_editor.html",
 ) -> HttpResponse:
+    values = form.values_from_data(data)
     context = {
-        "form": form.bind(form.values_from_data(data), check.errors if check else []),
+        "form": form.bind(values, check.errors if check else []),
         "yaml_text": yaml_text,
         "check": check,
         "cloned_from": cloned_from,
+        "queue_note": queue_note(str(values.get(QUEUE_FIELD, ""))),
     }
     return render(request, template, context)
 
