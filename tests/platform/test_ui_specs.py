@@ -1,6 +1,8 @@
 """The spec editor: a form generated from the spec's JSON schema beside its YAML, live validation with errors
 at their fields, launching (with and without JavaScript) and cloning."""
 
+import time
+
 import pytest
 from django.http import QueryDict
 from django.urls import reverse
@@ -340,7 +342,8 @@ def quiet_broker(celery_broker, redis_server):
     saved = celery_broker.conf.broker_url
     for broker_url in (url, saved):
         celery_broker.conf.broker_url = broker_url
-        celery_broker._pool = None  # the app's connection pool follows broker_url when it is rebuilt
+        # the app's connection and producer pools follow broker_url when they are rebuilt
+        celery_broker._pool = celery_broker.amqp._producer_pool = None
         worker_status.forget()
         if broker_url == url:
             yield url
@@ -355,7 +358,11 @@ def test_editor_says_when_no_live_worker_listens_on_the_chosen_queue(
     worker = WorkerProcess(child_env | {"CELERY_BROKER_URL": quiet_broker}, tmp_path / "w.log", queues="cpu")
     worker.start()
     try:
-        worker_status.forget()
+        deadline = time.monotonic() + 60  # a worker just started may miss its first broadcasts on a busy box
+        while "cpu" not in worker_status.listening_queues(
+            now=time.monotonic() + worker_status.CACHE_SECONDS + 1
+        ):
+            assert time.monotonic() < deadline, "the cpu worker never answered"
         client = logged_in(alice)
         assert note in client.get(reverse("experiments:spec_new")).content.decode()
         on_cpu = client.post(

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -8,9 +9,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from rlab.experiments import run_columns
 from rlab.experiments.actions import NotRetryable, cancel_runs, retry_run
 from rlab.experiments.editor import Check, check_spec, spec_form_for, suggest_names
 from rlab.experiments.models import Run, Spec
+from rlab.experiments.run_columns import RunColumns
 from rlab.experiments.run_report import (
     config_yaml,
     eta_seconds,
@@ -26,7 +29,7 @@ from rlab.experiments.sweep_views import sweep_summaries
 from rlab.experiments.worker_status import queue_note
 from rlab.spec import SpecError
 
-RUN_LIST_LIMIT = 200
+RUN_PAGE_SIZE = 50
 QUEUE_FIELD = "resources.queue"
 
 
@@ -51,16 +54,38 @@ def _partial_request(request: HttpRequest) -> bool:
 # ---------------------------------------------------------------- runs
 
 
+def _run_columns(request: HttpRequest) -> RunColumns:
+    """The columns asked for (`?config=train.lr, algorithm.name&metrics=reward_mean`), else the ones this
+    user chose last."""
+    if "config" in request.GET or "metrics" in request.GET:
+        columns = RunColumns.from_query(request.GET)
+        request.session[run_columns.SESSION_KEY] = columns.query
+        return columns
+    return RunColumns.from_query(request.session.get(run_columns.SESSION_KEY, {}))
+
+
 @login_required
 def run_list(request: HttpRequest) -> HttpResponse:
+    """The team's runs, newest first, RUN_PAGE_SIZE a page, with the config and metric columns chosen."""
     runs = _runs(request).filter(team=request.team) if request.team else _runs(request).none()
     sweep = request.GET.get("sweep", "")
     if sweep.isdigit():
         runs = runs.filter(sweep_id=int(sweep))
-    runs = list(runs[:RUN_LIST_LIMIT])
-    context = {"runs": runs, "sweep": sweep, "live": any(not run.is_finished for run in runs)}
-    template = "partials/run_table.html" if _partial_request(request) else "experiments/run_list.html"
-    return render(request, template, context)
+    columns = _run_columns(request)
+    page = Paginator(columns.annotate(runs), RUN_PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    context = {
+        "runs": shown,
+        "rows": [(run, columns.cells(run)) for run in shown],
+        "page": page,
+        "columns": columns,
+        "sweep": sweep,
+        "live": any(not run.is_finished for run in shown),
+    }
+    if _partial_request(request):
+        return render(request, "partials/run_table.html", context)
+    context["config_options"], context["metric_options"] = run_columns.suggestions(runs)
+    return render(request, "experiments/run_list.html", context)
 
 
 def _status_context(run: Run) -> dict:
