@@ -45,7 +45,8 @@ def world(team_a, team_b, alice, bob, tmp_path):
     sweep = make_sweep(team_a, [{"train.lr": 1e-6}, {"train.lr": 2e-6}], name="lr")
     for run, score in zip(sweep.runs.order_by("point_index"), (0.4, 0.5), strict=True):
         record_scores(team_a, run, 10, {"math500": score})
-    return {"alice": client_of(alice), "bob": client_of(bob), "tagged": tagged, "sweep": sweep, **runs}
+    clients = {"alice": client_of(alice), "bob": client_of(bob)}
+    return clients | {"tagged": tagged, "sweep": sweep, "tmp": tmp_path, **runs}
 
 
 def ids(response) -> set[int]:
@@ -206,3 +207,16 @@ def test_sweeps_list_and_detail(world):
     assert {s["id"] for s in sweeps} == set(own)
     detail = world["alice"].get(reverse("api:sweep_detail", args=[world["sweep"].pk])).json()
     assert detail["run_count"] == 2 and detail["succeeded"] == 2 and len(detail["runs"]) == 2
+
+
+def test_list_queries_do_not_grow_with_the_rows(world, django_assert_max_num_queries):
+    """Token check, count and one page query (plus the checkpoints' evaluations), however many rows."""
+    run = world["team-a"]["run"]
+    for step in range(30, 90, 10):
+        evaluate(run, step, responses_for(["RR"]), world["tmp"])
+    for url in (reverse("api:run_list"), reverse("api:evaluation_list"), reverse("api:sweep_list")):
+        with django_assert_max_num_queries(5):
+            assert world["alice"].get(url).status_code == 200, url
+    with django_assert_max_num_queries(6):
+        body = world["alice"].get(reverse("api:run_checkpoints", args=[run.pk])).json()
+    assert len(body["results"]) == 7 and all(c["evaluations"] for c in body["results"])
