@@ -178,6 +178,8 @@ def test_run_list_shows_chosen_config_and_metric_columns(alice, team_a, run):
     assert '<option value="train.lr">' in body and '<option value="reward_mean">' in body  # suggestions
     remembered = client.get(reverse("experiments:run_list"))  # the choice is kept for this user
     assert remembered.context["columns"].metrics == ["kl", "reward_mean"]
+    sweep_page = client.get(reverse("experiments:sweep_detail", args=[run.sweep_id]))  # and shown there too
+    assert [cells for _, cells in sweep_page.context["rows"]] == [["40", "grpo", "—", "0.5", "0.75"]]
     injected = client.get(reverse("experiments:run_list"), {"metrics": "x'); DROP TABLE x; --, kl"})
     assert injected.context["columns"].metrics == ["kl"]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KeyTransform
+from django.http import HttpRequest
 
 from rlab.experiments.models import Run, TrainMetric
 
@@ -75,6 +76,16 @@ class RunColumns:
         values = [_config_value(run.config, path) for path in self.config]
         values += [getattr(run, f"metric_{i}") for i in range(len(self.metrics))]
         return [_text(value) for value in values]
+
+
+def chosen(request: HttpRequest) -> RunColumns:
+    """The columns asked for (`?config=train.lr, algorithm.name&metrics=reward_mean`), which are then kept
+    in the session, else the ones this user chose last."""
+    if "config" in request.GET or "metrics" in request.GET:
+        columns = RunColumns.from_query(request.GET)
+        request.session[SESSION_KEY] = columns.query
+        return columns
+    return RunColumns.from_query(request.session.get(SESSION_KEY, {}))
 
 
 def _leaf_paths(data: dict, prefix: str = "") -> list[str]:

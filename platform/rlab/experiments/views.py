@@ -13,7 +13,6 @@ from rlab.experiments import run_columns
 from rlab.experiments.actions import NotRetryable, cancel_runs, retry_run
 from rlab.experiments.editor import Check, check_spec, spec_form_for, suggest_names
 from rlab.experiments.models import Run, Spec
-from rlab.experiments.run_columns import RunColumns
 from rlab.experiments.run_report import (
     config_yaml,
     eta_seconds,
@@ -54,16 +53,6 @@ def _partial_request(request: HttpRequest) -> bool:
 # ---------------------------------------------------------------- runs
 
 
-def _run_columns(request: HttpRequest) -> RunColumns:
-    """The columns asked for (`?config=train.lr, algorithm.name&metrics=reward_mean`), else the ones this
-    user chose last."""
-    if "config" in request.GET or "metrics" in request.GET:
-        columns = RunColumns.from_query(request.GET)
-        request.session[run_columns.SESSION_KEY] = columns.query
-        return columns
-    return RunColumns.from_query(request.session.get(run_columns.SESSION_KEY, {}))
-
-
 @login_required
 def run_list(request: HttpRequest) -> HttpResponse:
     """The team's runs, newest first, RUN_PAGE_SIZE a page, with the config and metric columns chosen."""
@@ -71,7 +60,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     sweep = request.GET.get("sweep", "")
     if sweep.isdigit():
         runs = runs.filter(sweep_id=int(sweep))
-    columns = _run_columns(request)
+    columns = run_columns.chosen(request)
     page = Paginator(columns.annotate(runs), RUN_PAGE_SIZE).get_page(request.GET.get("page"))
     shown = list(page.object_list)
     context = {
