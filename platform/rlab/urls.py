@@ -3,15 +3,28 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from rlab.experiments import api
+from rlab.experiments import api, read_api
+from rlab.results import api as results_api
 
 api_patterns = [
     path("specs/validate/", api.validate, name="validate"),
     path("specs/submit/", api.submit, name="submit"),
+    path("runs/", read_api.run_list, name="run_list"),
     path("runs/<int:pk>/", api.run_status, name="run_status"),
+    path("runs/<int:pk>/metrics/", read_api.run_metrics, name="run_metrics"),
+    path("runs/<int:pk>/checkpoints/", read_api.run_checkpoints, name="run_checkpoints"),
     path("runs/<int:pk>/publish/", api.run_publish, name="run_publish"),
+    path("sweeps/", read_api.sweep_list, name="sweep_list"),
+    path("sweeps/<int:pk>/", read_api.sweep_detail, name="sweep_detail"),
     path("sweeps/<int:pk>/cancel/", api.sweep_cancel, name="sweep_cancel"),
     path("sweeps/<int:pk>/retry/", api.sweep_retry, name="sweep_retry"),
+    path("sweeps/<int:pk>/ablation/", results_api.ablation, name="ablation"),
+    path("sweeps/<int:pk>/examples/", results_api.example_comparison, name="example_comparison"),
+    path("evaluations/", results_api.evaluation_list, name="evaluation_list"),
+    path("evaluations/<int:pk>/", results_api.evaluation_detail, name="evaluation_detail"),
+    path("evaluations/<int:pk>/problems/", results_api.evaluation_problems, name="evaluation_problems"),
+    path("leaderboard/", results_api.leaderboard, name="leaderboard"),
+    path("leaderboard/global/", results_api.global_leaderboard, name="global_leaderboard"),
 ]
 
 urlpatterns = [

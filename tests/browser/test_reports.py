@@ -47,6 +47,7 @@ def test_an_example_sweeps_reports_and_the_leaderboards(page, member, worker_pro
     screenshot(page, "leaderboard")
 
     page.goto(reverse("experiments:run_detail", args=[runs[0].pk]))
+    page.once("dialog", lambda dialog: dialog.accept())  # "Publish …? It is listed … every user sees."
     page.click("button:has-text('Publish')")
     expect(page.locator("button:has-text('Unpublish')")).to_be_visible()
     page.goto(reverse("results:global_leaderboard"))

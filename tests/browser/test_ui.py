@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 from rlab.catalog.models import Dataset, Example
 from rlab.experiments.models import Run
 from tests.browser.conftest import log_in, screenshot
-from tests.platform.conftest import make_dataset
+from tests.platform.conftest import make_dataset, make_unqueued_run
+from tests.platform.results.evaluations import RUN_SPEC
 
 pytestmark = pytest.mark.browser
 
@@ -240,3 +241,31 @@ def test_a_large_upload_shows_its_import_then_the_dataset(page, member, settings
     page.wait_for_url(re.compile(r"/datasets/\d+/$"), timeout=120_000)
     expect(page.locator(".message")).to_contain_text("Imported 3000 examples into many")
     assert Dataset.objects.get(name="many").examples.count() == 3000
+
+
+def test_cancel_and_publish_ask_first(page, member):
+    """Dismissing the confirmation leaves the run as it was; accepting acts."""
+    run = make_unqueued_run(member.teams.get(), RUN_SPEC)
+    log_in(page, member)
+    page.goto(f"/runs/{run.pk}/")
+    messages: list[str] = []
+
+    def answer(accept: bool):
+        def handle(dialog) -> None:
+            messages.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    page.once("dialog", answer(False))
+    page.get_by_role("button", name="Publish").click()
+    page.once("dialog", answer(False))
+    page.get_by_role("button", name="Cancel run").click()
+    page.wait_for_timeout(300)
+    run.refresh_from_db()
+    assert not run.published and not run.cancel_requested and run.status == "queued"
+    assert "global leaderboard" in messages[0] and messages[1].startswith(f"Cancel {run.name}?")
+    page.once("dialog", answer(True))
+    page.get_by_role("button", name="Cancel run").click()
+    expect(page.locator(".status.cancelled").first).to_be_visible()
+    assert Run.objects.get(pk=run.pk).status == "cancelled"

@@ -109,6 +109,17 @@ class Unreadable(ValueError):
         self.line = line
 
 
+class DatasetNameTaken(ImportFailed):
+    """The team already has a dataset of that name: a problem with the name, not with any row."""
+
+    def __init__(self, source: str, name: str) -> None:
+        super().__init__(source, [])
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"a dataset named {self.name!r} already exists in this team: choose another name"
+
+
 def name_problem(name: str) -> str | None:
     """Why `name` cannot name a dataset, or None when it can."""
     if not name:
@@ -377,7 +388,7 @@ def import_dataset(
     if problem := name_problem(name):
         raise ImportFailed(filename, [RowError(0, problem)])
     if Dataset.objects.filter(team=team, name=name).exists():
-        raise ImportFailed(filename, [RowError(0, f"a dataset named {name!r} already exists in this team")])
+        raise DatasetNameTaken(filename, name)
     reader_for(filename)  # an unsupported type fails before anything is read
     with opened(data) as stream:
         content_hash, size = _sha256(stream), _size(stream)

@@ -16,7 +16,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from rlab.catalog.background import imports_in_background, queue_import, read_progress
 from rlab.catalog.forms import ExampleFilterForm, HubImportForm, MappingForm, NoiseForm, UploadForm
 from rlab.catalog.hub import HubUnavailable, import_hub_dataset
-from rlab.catalog.importing import MAX_ERRORS_SHOWN, ImportFailed, RowError, import_dataset
+from rlab.catalog.importing import MAX_ERRORS_SHOWN, DatasetNameTaken, ImportFailed, RowError, import_dataset
 from rlab.catalog.models import Dataset, Example, ImportJob
 from rlab.catalog.overlaps import benchmark_overlaps
 from rlab.catalog.uploads import Preview, preview_file
@@ -161,6 +161,8 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
             return _redirect(request, reverse("catalog:import_detail", args=[job.pk]))
         try:
             dataset = import_dataset(filename=file.name, data=file.read(), **details)
+        except DatasetNameTaken as taken:  # another upload took the name since the form checked it
+            upload.add_error("name", str(taken))
         except ImportFailed as failed:
             context = _import_errors(failed)
         else:
@@ -235,6 +237,8 @@ def dataset_import_hub(request: HttpRequest) -> HttpResponse:
             )
         except HubUnavailable as error:
             context["hub_error"] = str(error)
+        except DatasetNameTaken as taken:
+            form.add_error("name", str(taken))
         except ImportFailed as failed:
             context |= _import_errors(failed)
         else:

@@ -7,6 +7,7 @@ import requests
 from rlab.cli.common import INVALID_INPUT, CommandError
 
 TIMEOUT_SECONDS = 30
+MAX_PAGE_SIZE = 500  # rlab.jsonapi.MAX_PAGE_SIZE (the client does not import the server)
 
 
 def _token(token: str | None) -> str:
@@ -16,7 +17,8 @@ def _token(token: str | None) -> str:
     return token
 
 
-def api_request(method: str, server: str, path: str, token: str | None, **kwargs) -> dict:
+def _send(method: str, server: str, path: str, token: str | None, **kwargs) -> requests.Response:
+    """The server's answer; a failure (unreachable, bad token, an error status) is a CommandError."""
     url = server.rstrip("/") + "/api/v1/" + path
     try:
         response = requests.request(
@@ -28,6 +30,8 @@ def api_request(method: str, server: str, path: str, token: str | None, **kwargs
         )
     except requests.RequestException as error:
         raise CommandError(f"cannot reach {server}: {error.__class__.__name__}") from None
+    if response.ok and response.headers.get("Content-Type", "").startswith("text/csv"):
+        return response
     try:
         body = response.json()
     except ValueError:
@@ -46,7 +50,30 @@ def api_request(method: str, server: str, path: str, token: str | None, **kwargs
             f"the server answered {response.status_code}: {body.get('error', body)}",
             INVALID_INPUT if response.status_code < 500 else 1,
         )
-    return body
+    return response
+
+
+def api_request(method: str, server: str, path: str, token: str | None, **kwargs) -> dict:
+    return _send(method, server, path, token, **kwargs).json()
+
+
+def api_csv(server: str, path: str, token: str | None, params: dict) -> str:
+    """A CSV export (`?format=csv`) as text."""
+    return _send("GET", server, path, token, params=params | {"format": "csv"}).text
+
+
+def api_list(server: str, path: str, token: str | None, params: dict, limit: int) -> list[dict]:
+    """Up to `limit` rows of a paged list endpoint, following its pages."""
+    rows: list[dict] = []
+    page, size = 1, min(limit, MAX_PAGE_SIZE)
+    while len(rows) < limit:
+        query = params | {"page": page, "page_size": size}
+        body = api_request("GET", server, path, token, params=query)
+        rows += body["results"]
+        if body["next"] is None:
+            break
+        page += 1
+    return rows[:limit]
 
 
 def submit_remote(server: str, token: str | None, yaml_text: str, team: str | None) -> list[dict]:

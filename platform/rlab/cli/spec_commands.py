@@ -4,8 +4,7 @@ import argparse
 import json
 import sys
 
-from rlab.bootstrap import setup_django
-from rlab.cli.common import INVALID_INPUT, CommandError, read_text_file
+from rlab.cli.common import INVALID_INPUT, CommandError, open_database, read_text_file
 from rlab.spec import SpecError, apply_overrides, expand_sweep, parse_spec
 
 
@@ -96,7 +95,7 @@ def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -
         raise CommandError(
             "invalid spec\n  " + "\n  ".join(str(e) for e in error.errors), INVALID_INPUT
         ) from None
-    setup_django()
+    open_database()
     from django.contrib.auth import get_user_model
 
     from rlab.experiments.api import run_json
@@ -121,4 +120,4 @@ def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -
         names = ", ".join(t.slug for t in teams) or "none; create one in the admin or with `rlab demo`"
         raise CommandError(f"name the team with --team (teams: {names})", INVALID_INPUT)
     sweep = submit_spec(team, user, yaml_text)
-    return [run_json(run) for run in sweep.runs.order_by("point_index")]
+    return [run_json(run) for run in sweep.runs.select_related("team").order_by("point_index")]

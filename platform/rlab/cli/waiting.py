@@ -14,7 +14,7 @@ def _statuses(run_ids: list[int], server: str | None, token: str | None) -> list
     from rlab.experiments.api import run_json
     from rlab.experiments.models import Run
 
-    return [run_json(run) for run in Run.objects.filter(id__in=run_ids).order_by("id")]
+    return [run_json(run) for run in Run.objects.filter(id__in=run_ids).select_related("team").order_by("id")]
 
 
 def wait_for_runs(

@@ -1,7 +1,8 @@
-"""JSON API for the CLI: validate and submit specs, read run status, cancel or retry a sweep.
-Token-authenticated."""
+"""JSON API for the CLI: validate and submit specs, read run status, cancel or retry a sweep, publish a run.
+Token-authenticated; the read-only endpoints are in rlab.experiments.read_api and rlab.results.api."""
 
 import json
+from datetime import datetime
 
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -11,9 +12,9 @@ from rlab.experiments.actions import cancel_sweep, retry_sweep
 from rlab.experiments.models import Run, Sweep
 from rlab.experiments.publishing import set_published
 from rlab.experiments.submission import submit_spec
+from rlab.jsonapi import ApiError, one_team
 from rlab.spec import SpecError, expand_sweep, parse_spec
 from rlab.teams.auth import token_required
-from rlab.teams.models import Team, team_ids_of
 
 
 def _payload(request: HttpRequest) -> dict:
@@ -32,29 +33,32 @@ def _errors(error: SpecError) -> JsonResponse:
     )
 
 
-def _team(user, slug: str | None) -> Team:
-    teams = Team.objects.filter(id__in=team_ids_of(user))
-    if slug:
-        return get_object_or_404(teams, slug=slug)
-    if teams.count() != 1:
-        raise ValueError(
-            f"you belong to {teams.count()} teams; name one with 'team' ({', '.join(t.slug for t in teams)})"
-        )
-    return teams.get()
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def run_json(run: Run) -> dict:
+    """A run as every endpoint shows it (`run.team` should be loaded with it)."""
     return {
         "id": run.id,
         "name": run.name,
+        "team": run.team.slug,
+        "sweep": run.sweep_id,
+        "spec": run.spec_id,
         "status": run.status,
         "step": run.step,
         "total_steps": run.total_steps,
         "progress": run.progress,
         "queue": run.queue,
         "coordinates": run.coordinates,
+        "tags": run.config.get("tags", []),
         "error": run.error,
         "published": run.published,
+        "best_step": run.best_step,
+        "best_average": run.best_average,
+        "created_at": _time(run.created_at),
+        "started_at": _time(run.started_at),
+        "finished_at": _time(run.finished_at),
         "url": f"/runs/{run.id}/",
     }
 
@@ -78,19 +82,21 @@ def validate(request: HttpRequest) -> JsonResponse:
 def submit(request: HttpRequest) -> JsonResponse:
     try:
         payload = _payload(request)
-        team = _team(request.user, payload.get("team"))
+        team = one_team(request.user, payload.get("team"))
         sweep = submit_spec(team, request.user, payload["yaml"])
     except SpecError as error:
         return _errors(error)
     except ValueError as error:
         return JsonResponse({"error": str(error)}, status=400)
+    except ApiError as error:
+        return JsonResponse({"error": str(error)}, status=error.status)
     except Http404:
         return JsonResponse({"error": "no such team"}, status=404)
     return JsonResponse(
         {
             "sweep": sweep.id,
             "spec": sweep.spec_id,
-            "runs": [run_json(r) for r in sweep.runs.order_by("point_index")],
+            "runs": [run_json(r) for r in sweep.runs.select_related("team").order_by("point_index")],
         },
         status=201,
     )
@@ -99,16 +105,16 @@ def submit(request: HttpRequest) -> JsonResponse:
 @token_required
 @require_GET
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
-    run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk)
-    return JsonResponse(run_json(run))
+    run = get_object_or_404(Run.objects.visible_to(request.user).select_related("team"), pk=pk)
+    return JsonResponse(run_json(run) | {"config": run.config})
 
 
-def _sweep_json(sweep: Sweep) -> dict:
+def sweep_json(sweep: Sweep) -> dict:
     return {
         "sweep": sweep.id,
         "spec": sweep.spec_id,
         "url": f"/sweeps/{sweep.id}/",
-        "runs": [run_json(r) for r in sweep.runs.order_by("point_index")],
+        "runs": [run_json(r) for r in sweep.runs.select_related("team").order_by("point_index")],
     }
 
 
@@ -118,7 +124,7 @@ def sweep_cancel(request: HttpRequest, pk: int) -> JsonResponse:
     """Cancel every unfinished run of the sweep: {"cancelled": n, ...the sweep}."""
     sweep = get_object_or_404(Sweep.objects.visible_to(request.user), pk=pk)
     cancelled = cancel_sweep(sweep)
-    return JsonResponse({"cancelled": cancelled, **_sweep_json(sweep)})
+    return JsonResponse({"cancelled": cancelled, **sweep_json(sweep)})
 
 
 @token_required
@@ -130,14 +136,14 @@ def sweep_retry(request: HttpRequest, pk: int) -> JsonResponse:
     if retry is None:
         message = f"sweep {sweep.id} has no failed or cancelled run to retry"
         return JsonResponse({"error": message}, status=409)
-    return JsonResponse({"retry_of": sweep.id, **_sweep_json(retry)}, status=201)
+    return JsonResponse({"retry_of": sweep.id, **sweep_json(retry)}, status=201)
 
 
 @token_required
 @require_POST
 def run_publish(request: HttpRequest, pk: int) -> JsonResponse:
     """Publish (body {"published": true}) or withdraw ({"published": false}) a run of one's team."""
-    run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk)
+    run = get_object_or_404(Run.objects.visible_to(request.user).select_related("team"), pk=pk)
     try:
         published = json.loads(request.body or b"{}").get("published")
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):

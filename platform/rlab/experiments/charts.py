@@ -64,11 +64,14 @@ def _span(values: list[float]) -> tuple[float, float]:
     return low, high
 
 
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values (1, 2 or 5 times a power of ten apart) covering [low, high]."""
+def nice_ticks(low: float, high: float, count: int = 5, whole: bool = False) -> list[float]:
+    """Round tick values (1, 2 or 5 times a power of ten apart) covering [low, high]; `whole`: at least 1
+    apart, so that a count such as the training step never gets a fractional tick."""
     raw = (high - low) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    if whole:
+        step = max(step, 1)
     first = math.ceil(low / step - 1e-9)
     last = math.floor(high / step + 1e-9)
     return [round(i * step, 12) for i in range(first, last + 1)]
@@ -122,6 +125,10 @@ def line_chart(
     return Chart(
         title=title,
         lines=lines,
-        x_ticks=[Tick(sx(t), format_value(t)) for t in nice_ticks(x_low, x_high) if x_low <= t <= x_high],
+        x_ticks=[
+            Tick(sx(t), format_value(t))
+            for t in nice_ticks(x_low, x_high, whole=True)
+            if x_low <= t <= x_high
+        ],
         y_ticks=[Tick(sy(t), format_value(t)) for t in nice_ticks(y_low, y_high) if y_low <= t <= y_high],
     )

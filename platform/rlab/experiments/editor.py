@@ -2,6 +2,8 @@
 launch would (schema, registries, and the team's catalog), counting the runs it creates."""
 
 from dataclasses import dataclass
+from difflib import get_close_matches
+from functools import cache
 
 from rlab.catalog.models import Dataset
 from rlab.experiments.spec_form import SpecForm
@@ -17,12 +19,35 @@ class Check:
     run_count: int
 
 
+UNKNOWN_FIELD = "unknown field"  # rlab.spec's message for a key the schema does not have
+
+
+@cache
+def _schema_form() -> SpecForm:
+    """The form without choices: enough to know which names each block holds."""
+    return SpecForm(json_schema())
+
+
+def suggest_names(errors: list[FieldError]) -> list[FieldError]:
+    """Unknown keys with the closest name their block does have: a typo such as `trian:` would otherwise
+    leave its whole section at the defaults in the form, with only a general "unknown field" to go by."""
+    form = _schema_form()
+    suggested = []
+    for error in errors:
+        parent, _, name = error.path.rpartition(".")
+        close = get_close_matches(name, form.names_under(parent), n=1, cutoff=0.6)
+        if error.message == UNKNOWN_FIELD and close:
+            error = FieldError(error.path, f"{UNKNOWN_FIELD}: did you mean '{close[0]}'?")
+        suggested.append(error)
+    return suggested
+
+
 def check_spec(team, yaml_text: str) -> Check:
     try:
         points = expand_sweep(parse_spec(yaml_text))
         check_catalog(team, [point.spec for point in points])
     except SpecError as error:
-        return Check(error.errors, 0)
+        return Check(suggest_names(error.errors), 0)
     return Check([], len(points))
 
 

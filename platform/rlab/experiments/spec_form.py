@@ -408,6 +408,14 @@ class SpecForm:
             values[path] = form_field.default if value is MISSING else value
         return values
 
+    def names_under(self, parent: str) -> list[str]:
+        """The keys a block (`parent`; "" for the top level) may hold: its fields' and sub-blocks' names."""
+        paths = [*self.fields, *(s.path for s in self.all_sections if s.path), *self.constants]
+        prefix = f"{parent}." if parent else ""
+        return sorted(
+            {p[len(prefix) :] for p in paths if p.startswith(prefix) and "." not in p[len(prefix) :]}
+        )
+
     def anchor(self, path: str) -> str:
         """The field or section an error path is shown at: itself or its closest ancestor ("" = the form)."""
         parts = INDEX.sub("", path).split(".")

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from rlab.experiments import run_columns
 from rlab.experiments.actions import UNSUCCESSFUL, cancel_sweep, retry_sweep
 from rlab.experiments.models import Run, Sweep, vary_examples_only
 
@@ -29,10 +30,13 @@ def _sweep(request: HttpRequest, pk: int) -> Sweep:
 @login_required
 def sweep_detail(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep(request, pk)
-    runs = list(sweep.runs.select_related("spec").order_by("point_index"))
+    columns = run_columns.chosen(request)  # the run list's columns, on these runs too
+    runs = list(columns.annotate(sweep.runs.select_related("spec")).order_by("point_index"))
     context = {
         "sweep": sweep,
         "runs": runs,
+        "rows": [(run, columns.cells(run)) for run in runs],
+        "columns": columns,
         "live": sweep.unfinished > 0,
         "varies_examples": vary_examples_only(runs),
     }

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -8,8 +9,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from rlab.experiments import run_columns
 from rlab.experiments.actions import NotRetryable, cancel_runs, retry_run
-from rlab.experiments.editor import Check, check_spec, spec_form_for
+from rlab.experiments.editor import Check, check_spec, spec_form_for, suggest_names
 from rlab.experiments.models import Run, Spec
 from rlab.experiments.run_report import (
     config_yaml,
@@ -23,9 +25,11 @@ from rlab.experiments.run_report import (
 from rlab.experiments.spec_form import SpecForm, dump_yaml, load_yaml
 from rlab.experiments.submission import submit_spec
 from rlab.experiments.sweep_views import sweep_summaries
+from rlab.experiments.worker_status import queue_note
 from rlab.spec import SpecError
 
-RUN_LIST_LIMIT = 200
+RUN_PAGE_SIZE = 50
+QUEUE_FIELD = "resources.queue"
 
 
 def _runs(request: HttpRequest):
@@ -51,16 +55,28 @@ def _partial_request(request: HttpRequest) -> bool:
 
 @login_required
 def run_list(request: HttpRequest) -> HttpResponse:
+    """The team's runs, newest first, RUN_PAGE_SIZE a page, with the config and metric columns chosen."""
     runs = _runs(request).filter(team=request.team) if request.team else _runs(request).none()
     sweep = request.GET.get("sweep", "")
     if sweep and not sweep.isdecimal():
         raise Http404("No such sweep")
     if sweep:
         runs = runs.filter(sweep_id=int(sweep))
-    runs = list(runs[:RUN_LIST_LIMIT])
-    context = {"runs": runs, "sweep": sweep, "live": any(not run.is_finished for run in runs)}
-    template = "partials/run_table.html" if _partial_request(request) else "experiments/run_list.html"
-    return render(request, template, context)
+    columns = run_columns.chosen(request)
+    page = Paginator(columns.annotate(runs), RUN_PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    context = {
+        "runs": shown,
+        "rows": [(run, columns.cells(run)) for run in shown],
+        "page": page,
+        "columns": columns,
+        "sweep": sweep,
+        "live": any(not run.is_finished for run in shown),
+    }
+    if _partial_request(request):
+        return render(request, "partials/run_table.html", context)
+    context["config_options"], context["metric_options"] = run_columns.suggestions(runs)
+    return render(request, "experiments/run_list.html", context)
 
 
 def _status_context(run: Run) -> dict:
@@ -163,11 +179,13 @@ def _editor(
     cloned_from: Spec | None,
     template: str = "experiments/spec_editor.html",
 ) -> HttpResponse:
+    values = form.values_from_data(data)
     context = {
-        "form": form.bind(form.values_from_data(data), check.errors if check else []),
+        "form": form.bind(values, check.errors if check else []),
         "yaml_text": yaml_text,
         "check": check,
         "cloned_from": cloned_from,
+        "queue_note": queue_note(str(values.get(QUEUE_FIELD, ""))),
     }
     return render(request, template, context)
 
@@ -194,7 +212,7 @@ def spec_new(request: HttpRequest) -> HttpResponse:
                 form,
                 yaml_text=yaml_text,
                 data=load_yaml(yaml_text) or form.data_from_post(request.POST),
-                check=Check(error.errors, 0),
+                check=Check(suggest_names(error.errors), 0),
                 cloned_from=cloned_from,
                 template=_editor_template(request, "partials/spec_form_update.html"),
             )

@@ -121,6 +121,9 @@ class Entry:
     subject: str
     level: str
     kind: str
+    index: int  # in the benchmark
+    a: tuple[int, int]  # (correct, samples) of A
+    b: tuple[int, int] | None  # of B when comparing
 
 
 def entries(a: EvalResult, b: EvalResult | None) -> tuple[list[Entry], int]:
@@ -128,14 +131,19 @@ def entries(a: EvalResult, b: EvalResult | None) -> tuple[list[Entry], int]:
     side has and the other has not (evaluations with different limits)."""
     rows = list(
         a.example_results.order_by("example__index").values_list(
-            "example_id", "example__subject", "example__level", "correct", "samples"
+            "example_id", "example__subject", "example__level", "example__index", "correct", "samples"
         )
     )
     if b is None:
-        return [Entry(e, subject, level, kind_of((c, s), None)) for e, subject, level, c, s in rows], 0
+        return [
+            Entry(e, subject, level, kind_of((c, s), None), index, (c, s), None)
+            for e, subject, level, index, c, s in rows
+        ], 0
     other = {e: (c, s) for e, c, s in b.example_results.values_list("example_id", "correct", "samples")}
     shared = [
-        Entry(e, subject, level, kind_of((c, s), other[e])) for e, subject, level, c, s in rows if e in other
+        Entry(e, subject, level, kind_of((c, s), other[e]), index, (c, s), other[e])
+        for e, subject, level, index, c, s in rows
+        if e in other
     ]
     return shared, len(rows) + len(other) - 2 * len(shared)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from django.db import connection
@@ -189,13 +189,13 @@ def _benchmark_columns(keys: Iterable[str]) -> list[Column]:
 # ---------------------------------------------------------------- leaderboard
 
 
-def _has_tag(tag: str) -> Q:
-    """Runs whose tag list holds `tag`: JSON containment where the database has it (PostgreSQL), else the
-    tag as a quoted JSON string within the list's text (SQLite, the embedded default, where text matching
-    ignores ASCII case)."""
+def has_tag(tag: str, tags_field: str = "best_facets__tags") -> Q:
+    """Runs whose tag list (`tags_field`) holds `tag`: JSON containment where the database has it
+    (PostgreSQL), else the tag as a quoted JSON string within the list's text (SQLite, the embedded default,
+    where text matching ignores ASCII case)."""
     if connection.features.supports_json_field_contains:
-        return Q(best_facets__tags__contains=[tag])
-    return Q(best_facets__tags__icontains=json.dumps(tag))
+        return Q(**{f"{tags_field}__contains": [tag]})
+    return Q(**{f"{tags_field}__icontains": json.dumps(tag)})
 
 
 @dataclass(frozen=True)
@@ -203,6 +203,11 @@ class LeaderboardFilters:
     model: str = ""
     algorithm: str = ""
     tag: str = ""
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> LeaderboardFilters:
+        """The filters a page's or the API's query string holds (`model`, `algorithm`, `tag`)."""
+        return cls(params.get("model", ""), params.get("algorithm", ""), params.get("tag", ""))
 
     def apply(self, runs: QuerySet[Run]) -> QuerySet[Run]:
         """The runs with a best checkpoint that pass the filters (on Run.best_facets, not the config)."""
@@ -212,7 +217,7 @@ class LeaderboardFilters:
         if self.algorithm:
             runs = runs.filter(best_facets__algorithm=self.algorithm)
         if self.tag:
-            runs = runs.filter(_has_tag(self.tag))
+            runs = runs.filter(has_tag(self.tag))
         return runs
 
     @property

@@ -8,7 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from rlab.experiments.models import Run, Sweep
+from rlab.experiments.models import Run, Sweep, vary_examples_only
+from rlab.jsonapi import text_csv_response
 from rlab.results import drilldown, reports
 from rlab.results.models import EvalResult
 from rlab.results.run_evaluations import run_evaluations_context
@@ -20,9 +21,7 @@ def _toggle(sort: str, key: str) -> str:
 
 
 def _csv(table: reports.Table, filename: str) -> HttpResponse:
-    response = HttpResponse(table.csv(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return text_csv_response(filename, table.csv())
 
 
 def _wants_csv(request: HttpRequest) -> bool:
@@ -30,9 +29,7 @@ def _wants_csv(request: HttpRequest) -> bool:
 
 
 def _filters(request: HttpRequest) -> reports.LeaderboardFilters:
-    return reports.LeaderboardFilters(
-        request.GET.get("model", ""), request.GET.get("algorithm", ""), request.GET.get("tag", "")
-    )
+    return reports.LeaderboardFilters.from_query(request.GET)
 
 
 def _page(request: HttpRequest) -> int | None:
@@ -100,7 +97,12 @@ def ablation(request: HttpRequest, pk: int) -> HttpResponse:
     table = reports.ablation(sweep, int(baseline) if baseline.isdecimal() else None)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-ablation.csv")
-    return render(request, "results/ablation.html", {"sweep": sweep, "table": table})
+    context = {
+        "sweep": sweep,
+        "table": table,
+        "varies_examples": vary_examples_only(row.run for row in table.rows),
+    }
+    return render(request, "results/ablation.html", context)
 
 
 # ---------------------------------------------------------------- per-problem drill-down

@@ -4,14 +4,15 @@ from collections.abc import Callable
 from functools import wraps
 
 from axes.backends import AxesStandaloneBackend
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from rlab.teams.models import APIToken
 
 
 def token_required(view: Callable) -> Callable:
-    """Authenticate with `Authorization: Bearer <token>`.
+    """Authenticate with `Authorization: Bearer <token>`; a missing object (Http404, which includes another
+    team's) answers as JSON too.
 
     CSRF protects cookie sessions; these views take no cookies, only an explicit header, so they are exempt.
     """
@@ -26,7 +27,10 @@ def token_required(view: Callable) -> Callable:
                 {"error": "a valid API token is required (Authorization: Bearer …)"}, status=401
             )
         request.user = user
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            return JsonResponse({"error": "not found (or not one of your teams')"}, status=404)
 
     return wrapped
 

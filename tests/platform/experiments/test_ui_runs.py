@@ -150,9 +150,37 @@ def test_run_list_filters_by_sweep_and_polls_while_runs_are_live(alice, team_a, 
 def test_run_list_queries_stay_bounded(alice, team_a, run, django_assert_max_num_queries):
     seeds = ", ".join(map(str, range(60)))
     submit_spec(team_a, alice, SPEC + f"sweep: {{train.seed: [{seeds}]}}")
+    for other in Run.objects.all():
+        TrainMetric.record(other, 1, {"reward_mean": 0.1, "kl": 0.0})
     client = logged_in(alice)
-    with django_assert_max_num_queries(8):
-        assert len(client.get(reverse("experiments:run_list")).context["runs"]) == 61
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("experiments:run_list"))
+        assert len(response.context["runs"]) == 50 and response.context["page"].paginator.count == 61
+    columns = {"config": "train.lr, train.seed, algorithm.name", "metrics": "reward_mean, kl, entropy"}
+    with django_assert_max_num_queries(12):  # the same, plus saving the choice in the session
+        response = client.get(reverse("experiments:run_list"), columns | {"page": 2})
+        assert len(response.context["runs"]) == 11
+
+
+def test_run_list_shows_chosen_config_and_metric_columns(alice, team_a, run):
+    """W&B-style columns: config values by path and each metric's value at its last logged step."""
+    TrainMetric.record(run, 1, {"reward_mean": 0.25, "kl": 0.5})
+    TrainMetric.record(run, 2, {"reward_mean": 0.75})  # kl not logged at step 2: its last value is step 1's
+    client = logged_in(alice)
+    response = client.get(
+        reverse("experiments:run_list"),
+        {"config": "train.steps, algorithm.name, no.such", "metrics": "kl,reward_mean"},
+    )
+    assert [cells for _, cells in response.context["rows"]] == [["40", "grpo", "—", "0.5", "0.75"]]
+    body = response.content.decode()
+    assert "<code>train.steps</code>" in body and "<code>reward_mean</code> (last)" in body
+    assert '<option value="train.lr">' in body and '<option value="reward_mean">' in body  # suggestions
+    remembered = client.get(reverse("experiments:run_list"))  # the choice is kept for this user
+    assert remembered.context["columns"].metrics == ["kl", "reward_mean"]
+    sweep_page = client.get(reverse("experiments:sweep_detail", args=[run.sweep_id]))  # and shown there too
+    assert [cells for _, cells in sweep_page.context["rows"]] == [["40", "grpo", "—", "0.5", "0.75"]]
+    injected = client.get(reverse("experiments:run_list"), {"metrics": "x'); DROP TABLE x; --, kl"})
+    assert injected.context["columns"].metrics == ["kl"]
 
 
 def test_run_page_queries_stay_bounded(alice, run, django_assert_max_num_queries):
@@ -210,5 +238,9 @@ def test_chart_geometry():
     assert line_chart("empty", [Series("x", [])]) is None
     chart = line_chart("one point", [Series("x", [(3, 0.5)])])
     assert len(chart.lines) == 1 and chart.lines[0].markers[0].tooltip == "x · step 3: 0.5"
+    assert nice_ticks(1, 3, whole=True) == [1, 2, 3]
+    short = line_chart("three steps", [Series("x", [(1, 0.1), (2, 0.2), (3, 0.3)])])
+    assert [tick.label for tick in short.x_ticks] == ["1", "2", "3"]  # steps, never 1.5
+    assert [tick.label for tick in chart.x_ticks] == ["3"]
     zero = line_chart("accuracy", [Series("x", [(1, 0.0), (2, 0.0)])], y_floor=0)
     assert [tick.label for tick in zero.y_ticks] == ["0", "0.5", "1"]

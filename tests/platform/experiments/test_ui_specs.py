@@ -1,15 +1,19 @@
 """The spec editor: a form generated from the spec's JSON schema beside its YAML, live validation with errors
 at their fields, launching (with and without JavaScript) and cloning."""
 
+import time
+
 import pytest
 from django.http import QueryDict
 from django.urls import reverse
 
+from rlab.experiments import worker_status
 from rlab.experiments.models import Run, Spec, Sweep
 from rlab.experiments.spec_form import MISSING, BoundField, SpecForm, dump_yaml, load_yaml
 from rlab.experiments.submission import submit_spec
 from rlab.spec import FieldError, json_schema, parse_spec
 from tests.platform.conftest import logged_in, make_dataset
+from tests.services import WorkerProcess
 
 SPEC = """\
 version: 1
@@ -310,3 +314,65 @@ def test_a_user_in_no_team_cannot_launch_or_upload(db):
     assert client.post(reverse("experiments:spec_new"), {"yaml": SPEC}).status_code == 403
     assert client.get(reverse("catalog:dataset_upload")).status_code == 403
     assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("typo", "path", "suggestion"),
+    [
+        (SPEC.replace("train:", "trian:"), "trian", "train"),
+        (SPEC.replace("  steps: 3", "  stepz: 3"), "train.stepz", "steps"),
+    ],
+)
+def test_a_yaml_typo_says_did_you_mean(alice, team_data, typo, path, suggestion):
+    """A misspelt block leaves its form section at the defaults: the error must say what was meant."""
+    response = logged_in(alice).post(
+        reverse("experiments:spec_yaml_to_form"), {"yaml": typo}, headers={"HX-Request": "true"}
+    )
+    assert f"unknown field: did you mean &#x27;{suggestion}&#x27;?" in response.content.decode()
+    launch = logged_in(alice).post(reverse("experiments:spec_new"), {"yaml": typo})
+    assert f"did you mean &#x27;{suggestion}&#x27;?" in launch.content.decode()
+    assert path in launch.content.decode() and not Run.objects.exists()
+
+
+@pytest.fixture
+def quiet_broker(celery_broker, redis_server):
+    """The web process's Celery app on a Redis database of its own, where no session worker listens."""
+    url = redis_server.url.rsplit("/", 1)[0] + "/7"  # kombu prefixes broadcasts with the database number
+    saved = celery_broker.conf.broker_url
+    for broker_url in (url, saved):
+        celery_broker.conf.broker_url = broker_url
+        # the app's connection and producer pools follow broker_url when they are rebuilt
+        celery_broker._pool = celery_broker.amqp._producer_pool = None
+        worker_status.forget()
+        if broker_url == url:
+            yield url
+
+
+def test_editor_says_when_no_live_worker_listens_on_the_chosen_queue(
+    alice, team_data, quiet_broker, child_env, tmp_path
+):
+    """The blank form defaults to the gpu queue: on a box with only a cpu worker it must say so."""
+    note = "No live worker listens on the gpu queue"
+    assert note in logged_in(alice).get(reverse("experiments:spec_new")).content.decode()
+    worker = WorkerProcess(child_env | {"CELERY_BROKER_URL": quiet_broker}, tmp_path / "w.log", queues="cpu")
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60  # a worker just started may miss its first broadcasts on a busy box
+        while "cpu" not in worker_status.listening_queues(
+            now=time.monotonic() + worker_status.CACHE_SECONDS + 1
+        ):
+            assert time.monotonic() < deadline, "the cpu worker never answered"
+        client = logged_in(alice)
+        assert note in client.get(reverse("experiments:spec_new")).content.decode()
+        on_cpu = client.post(
+            reverse("experiments:spec_yaml_to_form"), {"yaml": SPEC}, headers={"HX-Request": "true"}
+        )
+        assert 'id="queue-note"' not in on_cpu.content.decode()
+        on_gpu = client.post(
+            reverse("experiments:spec_yaml_to_form"),
+            {"yaml": SPEC.replace("queue: cpu", "queue: gpu").replace("gpus: 0", "gpus: 1")},
+            headers={"HX-Request": "true"},
+        )
+        assert note in on_gpu.content.decode()
+    finally:
+        worker.stop()

@@ -364,3 +364,20 @@ def test_reports_of_a_sweep_trained_and_evaluated_by_a_worker(tiny_model_dir, wo
     assert all(run.name in board for run in runs)
     csv_text = client.get(reverse("results:example_comparison", args=[sweep.pk]), {"format": "csv"})
     assert csv_text.content.decode() == table.csv()
+
+
+@pytest.mark.django_db
+def test_report_pages_link_back_to_their_sweep_and_only_to_pages_that_answer(alice, pi_sweep, loss_sweep):
+    """The ablation report of a sweep that varies more than data.examples offers no per-example comparison
+    (which would answer 400); both reports link to their sweep."""
+    client = logged_in(alice)
+    comparison = reverse("results:example_comparison", args=[loss_sweep.pk])
+    loss_page = client.get(reverse("results:ablation", args=[loss_sweep.pk])).content.decode()
+    assert comparison not in loss_page
+    assert reverse("experiments:sweep_detail", args=[loss_sweep.pk]) in loss_page
+    pi_page = client.get(reverse("results:ablation", args=[pi_sweep.pk])).content.decode()
+    pi_comparison = reverse("results:example_comparison", args=[pi_sweep.pk])
+    assert pi_comparison in pi_page and client.get(pi_comparison).status_code == 200
+    assert (
+        reverse("experiments:sweep_detail", args=[pi_sweep.pk]) in client.get(pi_comparison).content.decode()
+    )
