@@ -50,12 +50,28 @@ def short(value: Any) -> str:
     return text if len(text) <= SHORT_VALUE_CHARS else text[: SHORT_VALUE_CHARS - 1] + "…"
 
 
+SWEEP_VALUE_DEPTH = 3  # a scalar, a list (data.examples) or a block (a whole `loss:` of an ablation)
+SWEEP_VALUE_NODES = 1000
+
+
 def _is_field_value(value: Any) -> bool:
-    """A scalar, or a flat list of scalars (for list fields such as data.examples): what one field takes."""
-    scalar = (str, int, float, bool, type(None))
-    return isinstance(value, scalar) or (
-        isinstance(value, list) and len(value) <= 1000 and all(isinstance(v, scalar) for v in value)
-    )
+    """Whether a sweep value is the size and shape of one field's value: scalars, or lists and mappings of
+    them nested at most SWEEP_VALUE_DEPTH deep with at most SWEEP_VALUE_NODES items in all (pydantic then
+    checks the field's type at each point)."""
+    budget = [SWEEP_VALUE_NODES]
+
+    def fits(node: Any, depth: int) -> bool:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        if isinstance(node, str | int | float | bool | type(None)):
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None or depth >= SWEEP_VALUE_DEPTH:
+            return False
+        return all(fits(child, depth + 1) for child in children)
+
+    return fits(value, 0)
 
 
 @dataclass(frozen=True)
@@ -588,7 +604,7 @@ def _sweep_errors(spec: SpecV1) -> list[FieldError]:
             errors.append(FieldError(f"sweep.{key}", "must list at least one value"))
         else:
             errors += [
-                FieldError(f"sweep.{key}[{i}]", f"{short(value)} is not a value of one field")
+                FieldError(f"sweep.{key}[{i}]", f"{short(value)} is too large or deep for one field's value")
                 for i, value in enumerate(values)
                 if not _is_field_value(value)
             ]

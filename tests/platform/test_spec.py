@@ -9,6 +9,7 @@ from rlab.spec import SpecError, content_hash, expand_sweep, json_schema, parse_
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "specs").glob("*.yaml"))
 
+MINIMAL = "name: minimal\nmodel: {id: Qwen/Qwen2.5-Math-1.5B}\ndata: {dataset: dsr_sub}\n"
 BASE = {
     "name": "base",
     "model": {"id": "Qwen/Qwen2.5-Math-1.5B"},
@@ -168,3 +169,35 @@ def test_json_schema_carries_help_text():
     schema = json_schema()
     assert "model" in schema["properties"]
     assert "Learning rate" in schema["$defs"]["TrainSpec"]["properties"]["lr"]["description"]
+
+
+def test_the_pi1_spec_runs_the_papers_2000_steps_with_fp32_checkpoints():
+    """1-shot RLVR (Wang et al. 2025): 2000 steps (π1's best checkpoint at step 1540), evaluation every 20
+    steps on the six maths benchmarks, fp32 checkpoints as verl stores them (App. B.6)."""
+    spec = parse_spec(next(p for p in EXAMPLES if p.name == "pi1-1shot.yaml").read_text())
+    assert (spec.train.steps, spec.eval.every, spec.train.batch_size, spec.train.lr) == (2000, 20, 128, 1e-6)
+    assert spec.train.checkpoint_dtype == "float32" and spec.eval.template is None
+    assert set(spec.eval.suite) == {"math500", "aime24", "aime25", "amc23", "minerva_math", "olympiadbench"}
+
+
+def test_each_benchmark_is_prompted_with_its_own_template_unless_one_is_set():
+    """An ARC problem in a mixed suite is asked for a letter, not a box (issue: eval.template used to
+    override every benchmark's prompt)."""
+    from evaluation.runner import setup_for
+    from workers.evaluation import eval_config_from_spec
+
+    spec = parse_spec(MINIMAL + "eval: {suite: [math500, arc_challenge]}\n")
+    config = eval_config_from_spec(spec)
+    assert [setup_for(b, config).template for b in spec.eval.suite] == ["qwen25-math-cot", "mc-cot"]
+    templates = "eval: {suite: [math500, arc_challenge], templates: {math500: qwen-boxed}}\n"
+    chosen = parse_spec(MINIMAL + templates)
+    config = eval_config_from_spec(chosen)
+    assert [setup_for(b, config).template for b in chosen.eval.suite] == ["qwen-boxed", "mc-cot"]
+    with pytest.raises(SpecError, match=r"eval\.templates\.aime24: 'aime24' is not in eval\.suite"):
+        parse_spec(MINIMAL + "eval: {suite: [math500], templates: {aime24: qwen-boxed}}\n")
+
+
+@pytest.mark.parametrize("field", ["train: {lr: yes}", "train: {steps: true}", "loss: {kl_coef: no}"])
+def test_yaml_booleans_are_not_numbers(field):
+    with pytest.raises(SpecError, match=r"must be a number, not (True|False)"):
+        parse_spec(MINIMAL + field + "\n")

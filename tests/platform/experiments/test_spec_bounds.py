@@ -76,7 +76,11 @@ def test_hostile_specs_fail_fast_in_little_memory(text, message, tmp_path):
 
 
 def test_sweep_values_must_be_values_of_one_field():
-    with pytest.raises(SpecError, match=r"sweep\.train\.lr\[1\]: \{'a': 1\} is not a value of one field"):
+    with pytest.raises(SpecError, match=r"sweep\.train\.lr\[1\]: \[\[\[\[1\]\]\]\] is too large or deep"):
+        parse_spec(BASE + "sweep: {train.lr: [1.0e-6, [[[[1]]]]]}\n")
+    with pytest.raises(SpecError, match=r"sweep\.train\.lr\[0\]: \[0, 0, 0.* is too large or deep"):
+        parse_spec(BASE + "sweep: {train.lr: [[" + ", ".join(["0"] * 2000) + "]]}\n")
+    with pytest.raises(SpecError, match=r"train.lr: must be a valid number"):
         parse_spec(BASE + "sweep: {train.lr: [1.0e-6, {a: 1}]}\n")
     assert len(parse_spec(BASE + "sweep: {data.examples: [[pi1], [pi2]]}\n").sweep["data.examples"]) == 2
 
