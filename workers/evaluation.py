@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import transaction
 
 from rlab.catalog.seeding import benchmark_dataset
@@ -62,6 +63,7 @@ def eval_config_from_spec(spec: SpecV1, training: tuple = ()):
         max_new_tokens=sampling.max_new_tokens,
         seed=sampling.seed,
         training=tuple(training),
+        data_dir=Path(settings.RLAB_DATA_DIR),
         training_overlap=block.training_overlap,
     )
 

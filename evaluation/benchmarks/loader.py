@@ -42,6 +42,26 @@ def load_benchmark(
     raise BenchmarkUnavailable(f"benchmark {spec.id!r} is unavailable. Tried: " + "; ".join(tried))
 
 
+def unavailable_reason(benchmark_id: str, data_dir: Path | None, hub: bool) -> str | None:
+    """Why the benchmark cannot be loaded here, found without loading it (None: it can be, as far as can be
+    told: its generator, a local file, or the hub when hub downloads are allowed)."""
+    spec = get_benchmark(benchmark_id)
+    if spec.generate is not None:
+        return None
+    tried: list[str] = []
+    if spec.local_stem is not None and data_dir is not None:
+        candidates = [data_dir / f"{spec.local_stem}{suffix}" for suffix in READERS]
+        if any(path.is_file() for path in candidates):
+            return None
+        tried.append(f"no file {data_dir / spec.local_stem}{{{','.join(READERS)}}}")
+    elif spec.local_stem is not None:
+        tried.append(f"no data folder is set ({DATA_DIR_ENV})")
+    if spec.hub is not None and hub:
+        return None
+    tried.append("hub downloads are off (HF_HUB_OFFLINE)" if spec.hub is not None else "no hub source")
+    return f"benchmark {benchmark_id!r} has no data here: " + "; ".join(tried)
+
+
 def load_rows(spec: BenchmarkSpec, rows: Iterable[Row], mapping: RowMapping | None = None) -> list[Problem]:
     """Map already-read rows (from the hub, a fixture, anywhere) exactly as load_benchmark would.
 

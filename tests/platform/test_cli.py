@@ -1,10 +1,12 @@
 """The `rlab` command line: exit codes and messages, local and remote submission."""
 
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -33,6 +35,9 @@ def wait_until(condition, timeout: float = 120) -> None:
 
 
 def rlab(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The CLI in a child process; without `env`, with a var/ of its own (no database: nothing to check
+    a spec's catalogue against)."""
+    env = env or {**os.environ, "RLAB_VAR_DIR": tempfile.mkdtemp(prefix="rlab-cli-")}
     return subprocess.run(
         [sys.executable, "-m", "rlab.cli", *args], capture_output=True, text=True, env=env, timeout=timeout
     )
@@ -244,3 +249,40 @@ def urlopen_status(url: str) -> int | None:
             return response.status
     except OSError:
         return None
+
+
+def test_validate_without_a_database_says_the_catalogue_was_not_checked():
+    result = rlab("validate", str(EXAMPLES / "pi1-1shot.yaml"))
+    assert result.returncode == 0 and "catalogue was not checked" in result.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_validate_checks_the_teams_catalogue_as_the_web_editor_does(spec_file, team_a, child_env, tmp_path):
+    """The CLI and the web agree: a dataset the team does not have is an error in both."""
+    result = rlab("validate", spec_file, "--team", "team-a", env=child_env)
+    assert result.returncode == 2 and "data.dataset: no dataset named" in result.stderr
+    assert rlab("validate", spec_file, "--team", "nope", env=child_env).returncode == 2
+
+
+@pytest.mark.django_db
+def test_a_benchmark_without_data_is_refused_at_submission(
+    team_a, shared_datasets, settings, monkeypatch, tmp_path
+):
+    from huggingface_hub import constants
+
+    from rlab.experiments.submission import submit_spec
+    from rlab.spec import SpecError
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    settings.RLAB_DATA_DIR = tmp_path
+    spec = "name: s\nmodel: {id: Qwen/Qwen2.5-Math-1.5B}\ndata: {dataset: arith}\n"
+    spec += "eval: {suite: [arith, aime24]}\n"
+    missing = r"eval\.suite\[1\]: benchmark 'aime24' has no data here: no file"
+    with pytest.raises(SpecError, match=missing) as error:
+        submit_spec(team_a, None, spec)
+    message = str(error.value)
+    assert str(tmp_path / "benchmarks" / "aime24") in message and "HF_HUB_OFFLINE" in message
+    folder = tmp_path / "benchmarks" / "aime24"
+    folder.mkdir(parents=True)
+    (folder / "test.jsonl").write_text('{"id": 1, "problem": "1+1?", "answer": "2"}\n')
+    assert submit_spec(team_a, None, spec).runs.count() == 1

@@ -34,6 +34,9 @@ class Validate:
     def register(subparsers) -> None:
         parser = subparsers.add_parser("validate", help="check a spec file; print the runs it expands to")
         parser.add_argument("spec", help="YAML spec file")
+        parser.add_argument(
+            "--team", help="check the spec against this team's catalogue too (default: the only team)"
+        )
         _add_set_option(parser)
         parser.set_defaults(run=Validate.run)
 
@@ -41,11 +44,13 @@ class Validate:
     def run(args: argparse.Namespace) -> int:
         try:
             spec = parse_spec(_spec_text(args))
+            points = expand_sweep(spec)
+            checked = _check_catalog(points, args.team)
         except SpecError as error:
             _print_errors(args.spec, error)
             return INVALID_INPUT
-        points = expand_sweep(spec)
-        print(f"{args.spec}: valid spec '{spec.name}' ({spec.algorithm.name}), {len(points)} run(s)")
+        runs = f"{len(points)} run(s)"
+        print(f"{args.spec}: valid spec '{spec.name}' ({spec.algorithm.name}), {runs} {checked}")
         for point in points:
             if point.coordinates:
                 print("  " + ", ".join(f"{k}={v!r}" for k, v in point.coordinates.items()))
@@ -88,6 +93,41 @@ class Submit:
         return 0
 
 
+def _team(slug: str | None, user=None):
+    """The team a local command acts for: --team, else the only one (of the user's teams)."""
+    from rlab.teams.models import Team
+
+    teams = Team.objects.filter(memberships__user=user) if user else Team.objects.all()
+    if slug:
+        team = teams.filter(slug=slug).first()
+        if team is None:
+            raise CommandError(
+                f"no team {slug!r}" + (f" with member {user.username}" if user else ""), INVALID_INPUT
+            )
+        return team
+    if teams.count() == 1:
+        return teams.get()
+    names = ", ".join(t.slug for t in teams) or "none; create one in the admin or with `rlab demo`"
+    raise CommandError(f"name the team with --team (teams: {names})", INVALID_INPUT)
+
+
+def _check_catalog(points: list, team_slug: str | None) -> str:
+    """Check the points against a team's catalogue in the local database, as the web editor and submission
+    do (datasets, π names, runs, model folders, benchmark data); raises SpecError. Without a database or a
+    team to check against, say so instead (what was not checked)."""
+    try:
+        open_database()
+        team = _team(team_slug)
+    except CommandError as error:
+        if team_slug:
+            raise
+        return f"(the team's catalogue was not checked: {error})"
+    from rlab.experiments.submission import check_catalog
+
+    check_catalog(team, [point.spec for point in points])
+    return f"(checked against team {team.slug}'s catalogue)"
+
+
 def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -> list[dict]:
     try:
         parse_spec(yaml_text)
@@ -100,24 +140,12 @@ def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -
 
     from rlab.experiments.api import run_json
     from rlab.experiments.submission import submit_spec
-    from rlab.teams.models import Team
 
     user = None
     if username:
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"no user named {username!r}", INVALID_INPUT)
-    teams = Team.objects.filter(memberships__user=user) if user else Team.objects.all()
-    if team_slug:
-        team = teams.filter(slug=team_slug).first()
-        if team is None:
-            raise CommandError(
-                f"no team {team_slug!r}" + (f" with member {username}" if user else ""), INVALID_INPUT
-            )
-    elif teams.count() == 1:
-        team = teams.get()
-    else:
-        names = ", ".join(t.slug for t in teams) or "none; create one in the admin or with `rlab demo`"
-        raise CommandError(f"name the team with --team (teams: {names})", INVALID_INPUT)
+    team = _team(team_slug, user)
     sweep = submit_spec(team, user, yaml_text)
     return [run_json(run) for run in sweep.runs.select_related("team").order_by("point_index")]

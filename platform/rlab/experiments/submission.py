@@ -1,5 +1,8 @@
 """Turning a validated spec into a Sweep of queued Runs, and sending each run to its worker queue."""
 
+from pathlib import Path
+
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -50,6 +53,7 @@ def check_catalog(team, points: list[SpecV1]) -> None:
         errors.update(run_ref_errors(team, point))
         if (reason := model_path_error(point.model.id)) is not None:
             errors["model.id"] = FieldError("model.id", reason)
+        errors.update(benchmark_data_errors(point))
         if point.data is None:
             continue
         dataset = datasets.get(point.data.dataset)
@@ -67,6 +71,22 @@ def check_catalog(team, points: list[SpecV1]) -> None:
                 errors[f"data.examples[{i}]"] = FieldError(f"data.examples[{i}]", str(error))
     if errors:
         raise SpecError(list(errors.values()))
+
+
+def benchmark_data_errors(point: SpecV1) -> dict[str, FieldError]:
+    """Benchmarks of the suite whose data the workers cannot load: their local file is missing from the
+    site's data folder (RLAB_DATA_DIR) and hub downloads are off (HF_HUB_OFFLINE). Said at submission, not
+    hours later by a failed evaluation."""
+    from huggingface_hub import constants
+
+    from evaluation.benchmarks.loader import unavailable_reason
+
+    hub = not constants.HF_HUB_OFFLINE
+    errors = {}
+    for i, benchmark in enumerate(point.eval.suite):
+        if (reason := unavailable_reason(benchmark, Path(settings.RLAB_DATA_DIR), hub)) is not None:
+            errors[f"eval.suite[{i}]"] = FieldError(f"eval.suite[{i}]", reason)
+    return errors
 
 
 def run_ref_errors(team, point: SpecV1) -> dict[str, FieldError]:
