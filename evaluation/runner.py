@@ -15,7 +15,7 @@ from typing import Literal
 
 from evaluation.benchmarks import BenchmarkSpec, Problem, get_benchmark, load_benchmark
 from evaluation.fingerprints import BenchmarkIndex, Fingerprint
-from evaluation.generation.base import GenerationBackend, SamplingConfig
+from evaluation.generation.base import GenerationBackend, Progress, SamplingConfig
 from evaluation.grading import GradePair, extract_answer, grade_batch
 from evaluation.metrics import BenchmarkScore, SampleOutcome, score_benchmark
 from evaluation.templates import get_template, render_prompt
@@ -186,7 +186,11 @@ def sampling_for(
 
 
 def evaluate_benchmark(
-    backend: GenerationBackend, tokenizer, benchmark_id: str, config: EvalConfig
+    backend: GenerationBackend,
+    tokenizer,
+    benchmark_id: str,
+    config: EvalConfig,
+    progress: Progress | None = None,
 ) -> BenchmarkRun:
     loaded = load_benchmark(benchmark_id, data_dir=config.data_dir, limit=config.limit)
     setup = setup_for(benchmark_id, config, loaded)
@@ -200,7 +204,9 @@ def evaluate_benchmark(
             "nothing is left to evaluate (eval.training_overlap: flag evaluates them anyway)"
         )
     prompts = [render_prompt(setup.template, problem, tokenizer) for problem in problems]
-    completions = backend.generate(prompts, sampling)
+    # Only with a progress callback: rollout engines standing in for a backend take no third argument.
+    extra = () if progress is None else (progress,)
+    completions = backend.generate(prompts, sampling, *extra)
 
     extracted = [[extract_answer(c.text, benchmark.grader) for c in group] for group in completions]
     pairs = [

@@ -16,6 +16,9 @@ class BackendUnavailableError(ImportError):
     """A backend's optional dependency (e.g. vllm) is not installed."""
 
 
+Progress = Callable[[int, int], None]
+
+
 @dataclass(frozen=True)
 class SamplingConfig:
     """How to sample completions; the same fields mean the same thing in every backend.
@@ -85,8 +88,11 @@ class Completion:
 
 @runtime_checkable
 class GenerationBackend(Protocol):
-    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[Completion]]:
-        """Return, for each prompt in order, its `sampling.n` completions."""
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingConfig, progress: Progress | None = None
+    ) -> list[list[Completion]]:
+        """Return, for each prompt in order, its `sampling.n` completions; `progress(done, total)` is told
+        the completions finished so far (a command line's progress bar)."""
         ...
 
     def close(self) -> None:

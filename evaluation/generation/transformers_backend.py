@@ -20,7 +20,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from evaluation.generation.base import Completion, SamplingConfig
+from evaluation.generation.base import Completion, Progress, SamplingConfig
 from evaluation.generation.models import load_model_and_tokenizer
 
 # Values that neutralise decoding settings a checkpoint's generation_config.json may carry (Qwen ships
@@ -73,7 +73,9 @@ class TransformersBackend:
         if device is not None and device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[Completion]]:
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingConfig, progress: Progress | None = None
+    ) -> list[list[Completion]]:
         if self.model is None:
             raise RuntimeError("TransformersBackend.generate called after close()")
         prompt_ids = self.tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
@@ -98,10 +100,14 @@ class TransformersBackend:
             ):
                 if sampling.seed is not None:
                     torch.manual_seed(sampling.seed)
+                done = 0
                 for batch in batches:
                     completions = self._generate_batch([prompt_ids[rows[r]] for r in batch], sampling)
                     for r, completion in zip(batch, completions, strict=True):
                         row_completions[r] = completion
+                    done += len(batch)
+                    if progress is not None:
+                        progress(done * (sampling.n // copies), len(rows) * (sampling.n // copies))
         finally:
             self.model.train(was_training)
         per_prompt: list[list[Completion]] = [[] for _ in prompt_ids]

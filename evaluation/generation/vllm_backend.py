@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evaluation.generation.base import BackendUnavailableError, Completion, SamplingConfig
+from evaluation.generation.base import BackendUnavailableError, Completion, Progress, SamplingConfig
 from evaluation.generation.models import pretrained_path
 
 # config.json fields that differ between checkpoints of one model without changing the engine it needs.
@@ -182,8 +182,14 @@ class VllmBackend:
         """Mark the backend unusable; the engine stays up for the next backend (see shutdown_engine)."""
         self._closed = True
 
-    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[Completion]]:
-        return generate_with_llm(self._engine().llm, prompts, sampling)
+    def generate(
+        self, prompts: Sequence[str], sampling: SamplingConfig, progress: Progress | None = None
+    ) -> list[list[Completion]]:
+        completions = generate_with_llm(self._engine().llm, prompts, sampling)
+        if progress is not None:  # vLLM schedules the whole batch at once: done when it returns
+            total = len(prompts) * sampling.n
+            progress(total, total)
+        return completions
 
     def _engine(self) -> _Engine:
         # Fetched per call: another backend may have swapped the engine's weights or replaced it since.
