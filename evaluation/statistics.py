@@ -162,7 +162,7 @@ def bootstrap_weights(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> n
     return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples) / n
 
 
-def _percentile_and_p(observed: np.ndarray, resampled: np.ndarray, level: float) -> tuple:
+def percentile_interval_and_p(observed: np.ndarray, resampled: np.ndarray, level: float) -> tuple:
     """Percentile interval and the two-sided p-value of the resampled statistic centred on the observed:
     (1 + #{|d* − d| ≥ |d|}) / (1 + B), the bootstrap's picture of the null distribution."""
     tail = 100 * (1 - level) / 2
@@ -182,18 +182,20 @@ def paired_bootstrap_many(
     `weights[j]` (resamples × n_j, from bootstrap_weights). One benchmark is the plain paired bootstrap."""
     observed = np.mean([d.mean(axis=-1) for d in differences], axis=0)
     resampled = np.mean([d @ w.T for d, w in zip(differences, weights, strict=True)], axis=0)
-    lo, hi, p = _percentile_and_p(np.asarray(observed), resampled, level)
+    lo, hi, p = percentile_interval_and_p(np.asarray(observed), resampled, level)
     return observed, lo, hi, p
 
 
 def paired_bootstrap(
-    a: Sequence[float], b: Sequence[float], resamples: int = RESAMPLES, seed: int = SEED
+    a: Sequence[float], b: Sequence[float], weights: np.ndarray | None = None
 ) -> PairedDifference:
-    """B − A from the two evaluations' per-problem scores (x_i, in the same problem order)."""
+    """B − A from the two evaluations' per-problem scores (x_i, in the same problem order); `weights`
+    from bootstrap_weights (default: RESAMPLES of them, seed SEED)."""
     d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
     if d.size == 0:
         raise ValueError("no problems to pair")
-    diff, lo, hi, p = paired_bootstrap_many([d], [bootstrap_weights(d.size, resamples, seed)])
+    w = bootstrap_weights(d.size) if weights is None else weights
+    diff, lo, hi, p = paired_bootstrap_many([d.astype(w.dtype)], [w])
     return PairedDifference(float(diff), float(lo), float(hi), float(p), d.size, "paired bootstrap")
 
 
@@ -218,22 +220,17 @@ def mcnemar_mid_p(right_to_wrong: np.ndarray, wrong_to_right: np.ndarray) -> np.
 
 
 def paired_difference(
-    a_correct: Sequence[int],
-    a_samples: int,
-    b_correct: Sequence[int],
-    b_samples: int,
-    resamples: int = RESAMPLES,
-    seed: int = SEED,
+    a: Sequence[float], b: Sequence[float], single_sample: bool = False, weights: np.ndarray | None = None
 ) -> PairedDifference:
-    """B − A on the same problems: the paired bootstrap's interval; its p-value, or McNemar's mid-p when
-    both sides have one sample per problem (the interval then stays the bootstrap's)."""
-    a = np.asarray(a_correct, dtype=float) / a_samples
-    b = np.asarray(b_correct, dtype=float) / b_samples
-    boot = paired_bootstrap(a, b, resamples, seed)
-    if a_samples == b_samples == 1:
-        p = float(mcnemar_mid_p(np.sum((a == 1) & (b == 0)), np.sum((a == 0) & (b == 1))))
-        return PairedDifference(boot.difference, boot.lo, boot.hi, p, boot.n, "McNemar mid-p")
-    return boot
+    """B − A from per-problem scores on the same problems: the paired bootstrap's interval and p-value; with
+    `single_sample` (one greedy sample per problem on each side, scores 0 or 1) the p-value is McNemar's
+    mid-p on the discordant problems and the interval stays the bootstrap's."""
+    boot = paired_bootstrap(a, b, weights)
+    if not single_sample:
+        return boot
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    p = float(mcnemar_mid_p(np.sum(d < 0), np.sum(d > 0)))
+    return PairedDifference(boot.difference, boot.lo, boot.hi, p, boot.n, "McNemar mid-p")
 
 
 # ---------------------------------------------------------------- replicates and power

@@ -66,7 +66,7 @@ def test_mcnemar_mid_p_by_hand():
 
 
 def test_paired_bootstrap_of_a_constant_difference_has_no_spread():
-    result = paired_bootstrap([0.0] * 10, [0.5] * 10, resamples=200)
+    result = paired_bootstrap([0.0] * 10, [0.5] * 10, bootstrap_weights(10, 200))
     assert (result.difference, result.lo, result.hi) == pytest.approx((0.5, 0.5, 0.5))
     assert result.p_value == pytest.approx(1 / 201) and result.significant
     same = paired_bootstrap([0.0, 1.0] * 5, [0.0, 1.0] * 5)
@@ -76,11 +76,10 @@ def test_paired_bootstrap_of_a_constant_difference_has_no_spread():
 def test_paired_difference_uses_mcnemar_for_one_sample_each():
     a = [1] * 10 + [0] * 20
     b = [1] * 9 + [0] + [1] * 5 + [0] * 15  # 1 right → wrong, 5 wrong → right
-    result = paired_difference(a, 1, b, 1)
+    result = paired_difference(a, b, single_sample=True)
     assert result.method == "McNemar mid-p" and result.p_value == pytest.approx(8 / 64)
-    assert result.difference == pytest.approx(4 / 30)
-    assert paired_difference(a, 1, b, 1).lo < 4 / 30 < result.hi
-    assert paired_difference([4, 8], 8, [8, 8], 8).method == "paired bootstrap"
+    assert result.difference == pytest.approx(4 / 30) and result.lo < 4 / 30 < result.hi
+    assert paired_difference([0.5, 1.0], [1.0, 1.0]).method == "paired bootstrap"
 
 
 def test_pass_at_k_curve_matches_the_per_problem_definition():

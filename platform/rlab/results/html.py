@@ -30,18 +30,27 @@ def object_url(name: str, pk: int) -> str:
 
 class ScoreCell(Protocol):
     text: str
+    spread_text: str
     delta_text: str
+    noise: bool
     css: str
+    title: str
 
 
 def score_cells(cells: Iterable[tuple[ScoreCell, str]]) -> SafeString:
-    """`<td>`s of (cell, url) pairs: the score, its delta below it, a link where the url is not empty."""
+    """`<td>`s of (cell, url) pairs: the score and its ± (interval or seeds), its delta below it (marked
+    "n.s." where the paired test cannot tell it from noise), the numbers in the tooltip, a link where the
+    url is not empty."""
     parts = []
     for cell, url in cells:
         inner = escape(cell.text)
+        if spread := cell.spread_text:
+            inner += f'<span class="pm">{escape(spread)}</span>'
         if delta := cell.delta_text:
-            inner += f'<span class="delta">{escape(delta)}</span>'
+            marker = ' <abbr class="ns">n.s.</abbr>' if cell.noise else ""
+            inner += f'<span class="delta">{escape(delta)}{marker}</span>'
         if url:
             inner = f'<a href="{escape(url)}">{inner}</a>'
-        parts.append(f'<td class="num {escape(cell.css)}">{inner}</td>')
+        title = f' title="{escape(cell.title)}"' if cell.title else ""
+        parts.append(f'<td class="num {escape(cell.css)}"{title}>{inner}</td>')
     return mark_safe("".join(parts))  # every piece is escaped above

@@ -80,8 +80,9 @@ def _sweep(request: HttpRequest, pk: int) -> Sweep:
 @login_required
 def example_comparison(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep(request, pk)
+    reference = request.GET.get("reference", "")
     try:
-        table = reports.example_comparison(sweep)
+        table = reports.example_comparison(sweep, int(reference) if reference.isdigit() else None)
     except reports.NotAnExampleSweep as error:
         context = {"sweep": sweep, "error": error}
         return render(request, "results/example_comparison.html", context, status=400)
