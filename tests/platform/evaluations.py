@@ -3,7 +3,7 @@ prompt with the responses a test chose; the evaluation runner extracts, grades a
 the samples file; the worker's record_outcome stores them with one ExampleResult per problem
 (test_drilldown.py also drills into an evaluation of a tiny model that the worker code recorded)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from evaluation.benchmarks import Problem, load_benchmark
@@ -91,3 +91,18 @@ def evaluate(
     samples_path = artifact_dir / "evals" / label / f"{benchmark}.jsonl"
     outcome.write_samples(samples_path)
     return record_outcome(run, checkpoint, run.config["model"]["id"], outcome, samples_path)
+
+
+def one_sample(right: Iterable[int], count: int) -> list[str]:
+    """A pattern for responses_for: one sample for each of `count` problems, right on those in `right`."""
+    chosen = set(right)
+    return ["R" if i in chosen else "W" for i in range(count)]
+
+
+def evaluate_seed_sweep(team: Team, sweep, artifact_dir: Path, base: list[str], points: dict) -> None:
+    """Evaluations of a sweep's runs (one checkpoint each, step 10) and of their base model: `points` maps
+    each run's point index to its pattern (see responses_for), `base` is the base model's."""
+    runs = list(sweep.runs.order_by("point_index"))
+    evaluate(runs[0], None, responses_for(base), artifact_dir / "base")
+    for run in runs:
+        evaluate(run, 10, responses_for(points[run.point_index]), artifact_dir / run.name)

@@ -99,3 +99,11 @@ def compare(a: Side, b: Side, resamples: int = statistics.RESAMPLES) -> statisti
         return None
     single = a.single_sample and b.single_sample
     return statistics.paired_difference(np.zeros_like(d), d, single, weights(d.size, resamples))
+
+
+def paired(
+    a_outcomes: bytes | memoryview, b_outcomes: bytes | memoryview
+) -> statistics.PairedDifference | None:
+    """B − A of two evaluations of one benchmark from their stored outcomes (None without shared problems)."""
+    a, b = Side.of([unpack(a_outcomes)]), Side.of([unpack(b_outcomes)])
+    return None if a is None or b is None else compare(a, b)

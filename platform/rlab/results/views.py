@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from rlab.experiments.models import Run, Sweep
-from rlab.results import drilldown, reports
+from rlab.results import drilldown, outcomes, reports
 from rlab.results.models import EvalResult
 
 
@@ -158,6 +158,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         "a_label": drilldown.evaluation_label(a),
         "b_label": drilldown.evaluation_label(b),
         "differences": drilldown.setting_differences(a, b),
+        "paired": outcomes.paired(a.outcomes, b.outcomes),
     }
     return _problems_page(request, "results/compare.html", a, b, context)
 
