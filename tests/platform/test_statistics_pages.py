@@ -31,6 +31,10 @@ PI2 = [
 ]
 
 
+def scores(patterns: list[list[str]]) -> tuple[float, ...]:
+    return tuple(sum(mark == "R" for mark in pattern) / PROBLEMS for pattern in patterns)
+
+
 def test_record_stores_outcomes_and_the_interval(team_a, tmp_path):
     run = make_run(team_a)
     result = evaluate(run, None, responses_for(["RR", "RW", "WW", "RR"]), tmp_path)
