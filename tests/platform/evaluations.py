@@ -106,3 +106,23 @@ def evaluate_seed_sweep(team: Team, sweep, artifact_dir: Path, base: list[str], 
     evaluate(runs[0], None, responses_for(base), artifact_dir / "base")
     for run in runs:
         evaluate(run, 10, responses_for(points[run.point_index]), artifact_dir / run.name)
+
+
+# Six arith problems (k = 2) at checkpoints 10, 20, 30 and 40: learned at 20, forgotten, unstable, always
+# right, never right, learned at 30 (one of two samples right counts as right).
+GRID_STEPS = (10, 20, 30, 40)
+GRID_PATTERNS = {
+    10: ["WW", "RR", "RR", "RR", "WW", "WW"],
+    20: ["RR", "RR", "WW", "RR", "WW", "WW"],
+    30: ["RR", "WW", "RR", "RR", "WW", "RW"],
+    40: ["RR", "WW", "RR", "RR", "WW", "RW"],
+}
+
+
+def evaluate_grid_run(team: Team, artifact_dir: Path) -> Run:
+    """A run with four evaluated checkpoints (GRID_PATTERNS) and its base model's evaluation."""
+    run = make_run(team)
+    evaluate(run, None, responses_for(["RR", "WW", "WW", "RW", "WW", "WW"]), artifact_dir)
+    for step in GRID_STEPS:
+        evaluate(run, step, responses_for(GRID_PATTERNS[step]), artifact_dir)
+    return run

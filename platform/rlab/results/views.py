@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, render
 
 from rlab.experiments.models import Run, Sweep
 from rlab.results import drilldown, outcomes, reports
+from rlab.results.grid import grid
 from rlab.results.models import EvalResult
 
 
@@ -178,3 +179,21 @@ def problem(request: HttpRequest, pk: int, example_pk: int) -> HttpResponse:
         raise Http404("no such problem in this evaluation")
     context = {"row": found.rows[0], "unreadable": found.unreadable, "a": a, "b": b}
     return render(request, "results/_problem_detail.html", context)
+
+
+@login_required
+def problem_grid(request: HttpRequest, pk: int) -> HttpResponse:
+    """Problems × checkpoints of one run on one benchmark (`?benchmark=<key>`, default the first)."""
+    run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk)
+    benchmark = request.GET.get("benchmark", "")
+    if not benchmark:
+        keys = run.eval_results.filter(checkpoint__isnull=False).values_list("benchmark__key", flat=True)
+        benchmark = min(keys, default="")
+    found = grid(run, benchmark, request.GET)
+    context = {
+        "run": run,
+        "benchmark": benchmark,
+        "g": found,
+        "benchmarks": found.benchmarks if found else [],
+    }
+    return render(request, "results/grid.html", context, status=200 if found or not benchmark else 404)
