@@ -199,11 +199,6 @@ def paired_bootstrap(
     return PairedDifference(float(diff), float(lo), float(hi), float(p), d.size, "paired bootstrap")
 
 
-def _binomial_log_pmf(m: np.ndarray, i: np.ndarray) -> np.ndarray:
-    lgamma = np.vectorize(math.lgamma, otypes=[float])
-    return lgamma(m + 1) - lgamma(i + 1) - lgamma(m - i + 1) - m * math.log(2)
-
-
 def mcnemar_mid_p(right_to_wrong: np.ndarray, wrong_to_right: np.ndarray) -> np.ndarray:
     """Two-sided mid-p McNemar test from the discordant problem counts (element-wise): with m = b + c and
     X ~ Binomial(m, ½), p = 2·P(X < min(b, c)) + P(X = min(b, c)), capped at 1; 1 when m = 0."""
@@ -214,7 +209,12 @@ def mcnemar_mid_p(right_to_wrong: np.ndarray, wrong_to_right: np.ndarray) -> np.
     for index in np.ndindex(p.shape):
         if m[index] == 0:
             continue
-        pmf = np.exp(_binomial_log_pmf(np.full(low[index] + 1, m[index]), np.arange(low[index] + 1)))
+        i = np.arange(1, low[index] + 1)
+        # log C(m, i) by the running product C(m, i) = C(m, i − 1)·(m − i + 1)/i, then P(X = i) = C(m, i)/2^m
+        log_pmf = np.concatenate(([0.0], np.cumsum(np.log(m[index] - i + 1) - np.log(i)))) - m[
+            index
+        ] * math.log(2)
+        pmf = np.exp(log_pmf)
         p[index] = min(1.0, 2 * pmf[:-1].sum() + pmf[-1])
     return p
 

@@ -7,23 +7,29 @@ with the reference row's on the same problems (rlab.results.outcomes).
 
 The paired bootstraps of a whole table are batched: per benchmark, the rows that share the reference's
 problems are one matrix product with the benchmark's bootstrap weights, so a table of a hundred rows and
-ten benchmarks costs ten products, not a thousand.
+ten benchmarks costs ten products, not a thousand. Their results are cached under the table's evaluations
+(ids and recorded scores and intervals, which change whenever an evaluation does), so only the first view
+after a new evaluation pays for them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from django.core.cache import cache
 
 from evaluation import statistics
+from rlab.results.bests import Score
 from rlab.results.models import EvalResult
 from rlab.results.outcomes import Side, unpack, weights
 
 SEED_FIELDS = ("train.seed", "eval.sampling.seed")
 REPORT_RESAMPLES = 1000  # per benchmark and table: p-values to 0.001, percentiles to ±0.1 point
+CACHE_SECONDS = 24 * 3600
 
 
 def flat_coordinates(coordinates: Mapping[str, object], prefix: str = "") -> list[tuple[str, object]]:
@@ -65,58 +71,66 @@ def side(result_ids: Iterable[int | None], outcomes: Mapping[int, np.ndarray]) -
     return Side.of([outcomes[pk] for pk in result_ids if pk in outcomes])
 
 
-@dataclass(frozen=True)
-class _Resampled:
-    observed: float
-    resampled: np.ndarray  # the resamples' differences (REPORT_RESAMPLES,)
-    n: int
-
-
-def _finish(draws: list[_Resampled], p_values: list[float | None], method: list[str]) -> list:
-    if not draws:
-        return []
-    observed = np.array([d.observed for d in draws])
-    lo, hi, p = statistics.percentile_interval_and_p(
-        observed, np.stack([d.resampled for d in draws]), statistics.LEVEL
+def _aligned(reference: Side, row: Side) -> tuple[bytes, np.ndarray]:
+    """The problems both have (as bytes, a grouping key) and B − A on them."""
+    if np.array_equal(reference.index, row.index):
+        return reference.index.tobytes(), row.scores - reference.scores
+    shared, in_ref, in_row = np.intersect1d(
+        reference.index, row.index, assume_unique=True, return_indices=True
     )
+    return shared.tobytes(), row.scores[in_row] - reference.scores[in_ref]
+
+
+@dataclass
+class _Draws:
+    """Rows' observed B − A on one benchmark and their bootstrap resamples."""
+
+    observed: np.ndarray  # (rows,)
+    resampled: np.ndarray  # (rows, REPORT_RESAMPLES)
+    n: np.ndarray  # problems paired per row
+    mcnemar: list[float | None]  # mid-p where both sides have one greedy sample
+
+
+def _differences(
+    observed: np.ndarray, resampled: np.ndarray, n: np.ndarray, mcnemar: list[float | None]
+) -> list[statistics.PairedDifference]:
+    lo, hi, p = statistics.percentile_interval_and_p(observed, resampled, statistics.LEVEL)
     return [
         statistics.PairedDifference(
             float(observed[i]),
             float(lo[i]),
             float(hi[i]),
-            float(p[i] if p_values[i] is None else p_values[i]),
-            draws[i].n,
-            method[i],
+            float(p[i]) if mcnemar[i] is None else mcnemar[i],  # type: ignore[arg-type]
+            int(n[i]),
+            "paired bootstrap" if mcnemar[i] is None else "McNemar mid-p",
         )
-        for i in range(len(draws))
+        for i in range(len(observed))
     ]
 
 
-def _benchmark_draws(
-    reference: Side, rows: list[Side | None]
-) -> list[tuple[_Resampled, float | None] | None]:
-    """Each row's resampled B − A on one benchmark, batched over rows that pair on the same problems; with
-    the McNemar mid-p where both sides have one greedy sample."""
-    aligned: dict[bytes, list[tuple[int, np.ndarray]]] = {}
+def _benchmark_draws(reference: Side, rows: list[Side | None]) -> dict[int, tuple[_Draws, int]]:
+    """Each pairable row's draws on one benchmark, as (the batch, the row's place in it): rows that pair
+    on the same problems are one matrix product."""
+    groups: dict[bytes, list[tuple[int, np.ndarray]]] = {}
     for i, row in enumerate(rows):
-        if row is None:
-            continue
-        shared, in_ref, in_row = np.intersect1d(
-            reference.index, row.index, assume_unique=True, return_indices=True
-        )
-        if shared.size:
-            aligned.setdefault(shared.tobytes(), []).append(
-                (i, row.scores[in_row] - reference.scores[in_ref])
-            )
-    found: list[tuple[_Resampled, float | None] | None] = [None] * len(rows)
-    for members in aligned.values():
+        if row is not None:
+            key, diff = _aligned(reference, row)
+            if diff.size:
+                groups.setdefault(key, []).append((i, diff))
+    found: dict[int, tuple[_Draws, int]] = {}
+    for members in groups.values():
         d = np.stack([diff for _, diff in members]).astype(np.float32)
-        resampled = d @ weights(d.shape[1], REPORT_RESAMPLES).T
-        for (i, diff), draws in zip(members, resampled, strict=True):
-            mcnemar = None
-            if reference.single_sample and rows[i].single_sample:  # type: ignore[union-attr]
-                mcnemar = float(statistics.mcnemar_mid_p(np.sum(diff < 0), np.sum(diff > 0)))
-            found[i] = (_Resampled(float(diff.mean()), draws, diff.size), mcnemar)
+        mcnemar = [
+            float(statistics.mcnemar_mid_p(np.sum(diff < 0), np.sum(diff > 0)))
+            if reference.single_sample and rows[i].single_sample  # type: ignore[union-attr]
+            else None
+            for i, diff in members
+        ]
+        draws = _Draws(
+            d.mean(axis=1), d @ weights(d.shape[1], REPORT_RESAMPLES), np.full(len(d), d.shape[1]), mcnemar
+        )
+        for place, (i, _) in enumerate(members):
+            found[i] = (draws, place)
     return found
 
 
@@ -132,25 +146,72 @@ class RowComparison:
 def compare_rows(reference: Mapping[str, Side], rows: list[Mapping[str, Side]]) -> list[RowComparison]:
     """Every row against the reference, benchmark by benchmark; the average's paired difference where the
     row has exactly the reference's benchmarks, each paired (their problems resampled independently)."""
-    per_benchmark: dict[str, list] = {
-        key: _benchmark_draws(ref, [row.get(key) for row in rows]) for key, ref in reference.items()
-    }
-    results = []
-    for i, row in enumerate(rows):
-        draws = {key: found[i] for key, found in per_benchmark.items() if found[i] is not None}
-        keys = sorted(draws)
-        singles = _finish(
-            [draws[k][0] for k in keys],
-            [draws[k][1] for k in keys],
-            ["McNemar mid-p" if draws[k][1] is not None else "paired bootstrap" for k in keys],
-        )
-        average = None
-        if keys and set(keys) == set(row) == set(reference):
-            suite = _Resampled(
-                float(np.mean([draws[k][0].observed for k in keys])),
-                np.mean([draws[k][0].resampled for k in keys], axis=0),
-                sum(draws[k][0].n for k in keys),
+    keys = sorted(reference)
+    per_benchmark = {key: _benchmark_draws(reference[key], [row.get(key) for row in rows]) for key in keys}
+    singles: dict[tuple[str, int], statistics.PairedDifference] = {}
+    for key, found in per_benchmark.items():
+        batches: dict[int, tuple[_Draws, list[int]]] = {}
+        for i, (draws, _) in found.items():
+            batches.setdefault(id(draws), (draws, []))[1].append(i)
+        for draws, members in batches.values():
+            for i, difference in zip(
+                members, _differences(draws.observed, draws.resampled, draws.n, draws.mcnemar), strict=True
+            ):
+                singles[(key, i)] = difference
+    complete = [i for i, row in enumerate(rows) if keys and set(row) == set(keys)]
+    complete = [i for i in complete if all(i in per_benchmark[key] for key in keys)]
+    averages: dict[int, statistics.PairedDifference] = {}
+    if complete:
+
+        def stacked(attribute: str) -> np.ndarray:
+            return np.mean(
+                [
+                    np.stack(
+                        [getattr(per_benchmark[k][i][0], attribute)[per_benchmark[k][i][1]] for i in complete]
+                    )
+                    for k in keys
+                ],
+                axis=0,
             )
-            average = _finish([suite], [None], ["paired bootstrap"])[0]
-        results.append(RowComparison(dict(zip(keys, singles, strict=True)), average))
-    return results
+
+        n = np.sum([[per_benchmark[k][i][0].n[0] for i in complete] for k in keys], axis=0)
+        found = _differences(stacked("observed"), stacked("resampled"), n, [None] * len(complete))
+        averages = dict(zip(complete, found, strict=True))
+    return [
+        RowComparison({key: singles[(key, i)] for key in keys if (key, i) in singles}, averages.get(i))
+        for i in range(len(rows))
+    ]
+
+
+Replicated = list[dict[str, Score]]  # a row's scores by benchmark, one dict per seed replicate
+
+
+def _sides(replicates: Replicated, outcomes: Mapping[int, np.ndarray]) -> dict[str, Side]:
+    keys = {key for scores in replicates for key in scores}
+    found = {key: side([s[key].result_id for s in replicates if key in s], outcomes) for key in keys}
+    return {key: found_side for key, found_side in found.items() if found_side is not None}
+
+
+def _cache_key(reference: Replicated, rows: list[Replicated]) -> str:
+    def fingerprint(replicates: Replicated) -> list:
+        return [
+            sorted((k, s.result_id, s.score, s.lo, s.hi) for k, s in scores.items()) for scores in replicates
+        ]
+
+    material = json.dumps([REPORT_RESAMPLES, fingerprint(reference), [fingerprint(r) for r in rows]])
+    return f"rlab:paired:{hashlib.sha256(material.encode()).hexdigest()}"
+
+
+def table_comparisons(reference: Replicated, rows: list[Replicated]) -> list[RowComparison]:
+    """compare_rows for a report table from its rows' scores: the outcomes are read (one query) and the
+    bootstraps run only when the cache does not hold the table's comparisons."""
+    key = _cache_key(reference, rows)
+    found = cache.get(key)
+    if found is None:
+        ids = [
+            s.result_id for replicates in [reference, *rows] for scores in replicates for s in scores.values()
+        ]
+        outcomes = load_outcomes(ids)
+        found = compare_rows(_sides(reference, outcomes), [_sides(row, outcomes) for row in rows])
+        cache.set(key, found, CACHE_SECONDS)
+    return found

@@ -56,9 +56,9 @@ def interval_fields(score: float, n: int, examples: Iterable[dict]) -> dict:
 
 @cache
 def weights(n: int, resamples: int) -> np.ndarray:
-    """Bootstrap weights for n problems, the same for every comparison (float32: one matrix product per
-    benchmark and table)."""
-    return statistics.bootstrap_weights(n, resamples).astype(np.float32)
+    """Bootstrap weights for n problems as an (n × resamples) contiguous float32 matrix, the same for every
+    comparison: differences (rows × n) @ weights are every row's resamples in one product."""
+    return np.ascontiguousarray(statistics.bootstrap_weights(n, resamples).T, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,9 @@ class Side:
         replicates = [r for r in replicates if r.size]
         if not replicates:
             return None
+        if len(replicates) == 1:
+            (only,) = replicates
+            return cls(only["index"], only["correct"] / only["samples"], bool(np.all(only["samples"] == 1)))
         index = replicates[0]["index"]
         for other in replicates[1:]:
             index = np.intersect1d(index, other["index"], assume_unique=True)
@@ -82,8 +85,7 @@ class Side:
         for r in replicates:
             chosen = r[np.isin(r["index"], index, assume_unique=True)]
             scores += chosen["correct"] / chosen["samples"]
-        single = len(replicates) == 1 and bool(np.all(replicates[0]["samples"] == 1))
-        return cls(index, scores / len(replicates), single)
+        return cls(index, scores / len(replicates), False)
 
 
 def _aligned(a: Side, b: Side) -> np.ndarray:
@@ -98,7 +100,7 @@ def compare(a: Side, b: Side, resamples: int = statistics.RESAMPLES) -> statisti
     if not d.size:
         return None
     single = a.single_sample and b.single_sample
-    return statistics.paired_difference(np.zeros_like(d), d, single, weights(d.size, resamples))
+    return statistics.paired_difference(np.zeros_like(d), d, single, weights(d.size, resamples).T)
 
 
 def paired(

@@ -27,11 +27,9 @@ from rlab.results.bests import Best, Score, base_scores, base_scores_by_team, me
 from rlab.results.comparisons import (
     SEED_FIELDS,
     RowComparison,
-    compare_rows,
     flat_coordinates,
     group_replicates,
-    load_outcomes,
-    side,
+    table_comparisons,
     without_seeds,
 )
 from rlab.results.html import object_url, score_cells
@@ -576,12 +574,6 @@ def _mean_values(entry: Entry, columns: list[Column]) -> tuple[list[float | None
     return [math.fsum(vs) / len(vs) if vs else None for vs in seeds], seeds
 
 
-def _sides(entry: Entry, outcomes: dict) -> dict:
-    keys = {key for scores in entry.replicates for key in scores}
-    found = {key: side([s[key].result_id for s in entry.replicates if key in s], outcomes) for key in keys}
-    return {key: found_side for key, found_side in found.items() if found_side is not None}
-
-
 def _entry_cells(
     entry: Entry,
     columns: list[Column],
@@ -615,12 +607,11 @@ def _rows(
 ) -> list[Row]:
     """The rows of `entries`, each with its delta and paired difference to `reference`; the reference row
     itself shows deltas of 0 unless it is the base model (`base`), which shows none."""
-    outcomes = load_outcomes(s.result_id for e in entries for scores in e.replicates for s in scores.values())
     reference_values = _mean_values(reference, columns)[0] if reference and reference.replicates else None
     comparisons: list[RowComparison | None] = [None] * len(entries)
-    if reference_values is not None:
+    if reference is not None and reference_values is not None:
         others = [i for i, e in enumerate(entries) if e is not reference]
-        found = compare_rows(_sides(reference, outcomes), [_sides(entries[i], outcomes) for i in others])
+        found = table_comparisons(reference.replicates, [entries[i].replicates for i in others])
         for i, comparison in zip(others, found, strict=True):
             comparisons[i] = comparison
     return [
