@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
-from evaluation.statistics import Replicates, mcnemar_mid_p, score_interval
+from evaluation.statistics import (
+    Replicates,
+    detectable_difference,
+    mcnemar_mid_p,
+    samples_needed,
+    score_interval,
+    score_variance,
+)
 from rlab.results import outcomes, reports
+from rlab.results.comparisons import TARGET, benchmark_power
 from tests.platform.evaluations import evaluate, evaluate_seed_sweep, make_run, one_sample, responses_for
 from tests.platform.test_results_pages import make_sweep
 from tests.platform.test_views import logged_in
@@ -76,6 +84,21 @@ def test_seed_replicates_are_one_row_with_mean_and_std(seed_sweep):
     assert pi1.spread_text == f"±{Replicates(seeds).std * 100:.1f}"
     assert pi1.paired.significant and not pi1.noise and pi1.css == "delta-up2"
     assert "mean ± std over 3 seeds" in pi1.title
+    (power,) = table.power  # from the base model's evaluation, the reference
+    base_correct = [1 if mark == "R" else 0 for mark in BASE]
+    assert (power.benchmark, power.n, power.k) == ("arith", PROBLEMS, 1)
+    assert power.detectable == pytest.approx(detectable_difference(score_variance(base_correct, 1)))
+    assert "sample K ≥ 2" in power.text
+
+
+def test_power_of_a_benchmark_with_several_samples():
+    problems = np.array(
+        [(i, c, 8) for i, c in enumerate([3, 4, 5, 4] * 125)], dtype=outcomes.DTYPE
+    )  # 500 problems of about even odds: within-problem noise only
+    power = benchmark_power("math500", problems)
+    variance = score_variance(problems["correct"], 8)
+    assert power.samples_for_target == samples_needed(variance, TARGET) == 22  # 0.0932 / sqrt(k) < 0.02
+    assert f"avg@{power.samples_for_target} would bring it under 2 points" in power.text
 
 
 def test_a_difference_within_noise_is_marked_against_a_chosen_reference(alice, seed_sweep):
@@ -91,7 +114,7 @@ def test_a_difference_within_noise_is_marked_against_a_chosen_reference(alice, s
     url = reverse("results:example_comparison", args=[seed_sweep.pk])
     client = logged_in(alice)
     body = client.get(url, {"reference": pi1_run.pk}).content.decode()
-    assert "n.s." in body and "not distinguishable from noise" in body
+    assert "n.s." in body and "not distinguishable from noise" in body and 'id="power"' in body
     rows = list(csv.reader(io.StringIO(client.get(url, {"format": "csv"}).content.decode())))
     header, pi1_line = rows[0], rows[2]
     seeds = scores(PI1)

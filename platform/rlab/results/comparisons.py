@@ -30,6 +30,7 @@ from rlab.results.outcomes import Side, unpack, weights
 SEED_FIELDS = ("train.seed", "eval.sampling.seed")
 REPORT_RESAMPLES = 1000  # per benchmark and table: p-values to 0.001, percentiles to ±0.1 point
 CACHE_SECONDS = 24 * 3600
+TARGET = 0.02  # the difference a report would like to detect: 2 points
 
 
 def flat_coordinates(coordinates: Mapping[str, object], prefix: str = "") -> list[tuple[str, object]]:
@@ -198,13 +199,51 @@ def _cache_key(reference: Replicated, rows: list[Replicated]) -> str:
             sorted((k, s.result_id, s.score, s.lo, s.hi) for k, s in scores.items()) for scores in replicates
         ]
 
-    material = json.dumps([REPORT_RESAMPLES, fingerprint(reference), [fingerprint(r) for r in rows]])
+    material = json.dumps([REPORT_RESAMPLES, TARGET, fingerprint(reference), [fingerprint(r) for r in rows]])
     return f"rlab:paired:{hashlib.sha256(material.encode()).hexdigest()}"
 
 
-def table_comparisons(reference: Replicated, rows: list[Replicated]) -> list[RowComparison]:
-    """compare_rows for a report table from its rows' scores: the outcomes are read (one query) and the
-    bootstraps run only when the cache does not hold the table's comparisons."""
+@dataclass(frozen=True)
+class Power:
+    """What one benchmark can tell, from one evaluation's per-problem outcomes (Miller §5)."""
+
+    benchmark: str
+    n: int  # problems
+    k: int  # samples per problem
+    detectable: float  # smallest difference detected at 80% power (score fraction)
+    samples_for_target: int | None  # samples per problem that bring it under TARGET (None: not enough)
+
+    @property
+    def text(self) -> str:
+        head = f"{self.benchmark} ({self.n} problems, avg@{self.k}): {self.detectable * 100:.1f} points"
+        if self.detectable < TARGET:
+            return head
+        if self.k == 1:
+            return f"{head}; sample K ≥ 2 per problem to tell how far more samples would help"
+        if self.samples_for_target is None:
+            return f"{head}; under {TARGET * 100:.0f} points needs more problems, not more samples"
+        return f"{head}; avg@{self.samples_for_target} would bring it under {TARGET * 100:.0f} points"
+
+
+def benchmark_power(benchmark: str, problems: np.ndarray) -> Power | None:
+    """Power of a benchmark from one evaluation's outcomes with the same samples for every problem."""
+    if not problems.size or len(set(problems["samples"].tolist())) != 1:
+        return None
+    k = int(problems["samples"][0])
+    variance = statistics.score_variance(problems["correct"], k)
+    needed = statistics.samples_needed(variance, TARGET) if k > 1 else None
+    return Power(benchmark, variance.n, k, statistics.detectable_difference(variance), needed)
+
+
+@dataclass(frozen=True)
+class TableStatistics:
+    comparisons: list[RowComparison]
+    power: list[Power]  # per benchmark, from the reference row's (first replicate's) evaluations
+
+
+def table_statistics(reference: Replicated, rows: list[Replicated]) -> TableStatistics:
+    """compare_rows for a report table from its rows' scores, and its benchmarks' power: the outcomes are
+    read (one query) and the bootstraps run only when the cache does not hold the table's statistics."""
     key = _cache_key(reference, rows)
     found = cache.get(key)
     if found is None:
@@ -212,6 +251,14 @@ def table_comparisons(reference: Replicated, rows: list[Replicated]) -> list[Row
             s.result_id for replicates in [reference, *rows] for scores in replicates for s in scores.values()
         ]
         outcomes = load_outcomes(ids)
-        found = compare_rows(_sides(reference, outcomes), [_sides(row, outcomes) for row in rows])
+        first = reference[0] if reference else {}
+        power = [
+            found_power
+            for benchmark, score in sorted(first.items())
+            if score.result_id in outcomes
+            and (found_power := benchmark_power(benchmark, outcomes[score.result_id])) is not None
+        ]
+        comparisons = compare_rows(_sides(reference, outcomes), [_sides(row, outcomes) for row in rows])
+        found = TableStatistics(comparisons, power)
         cache.set(key, found, CACHE_SECONDS)
     return found

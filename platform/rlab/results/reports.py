@@ -26,10 +26,11 @@ from rlab.experiments.models import Run, Sweep
 from rlab.results.bests import Best, Score, base_scores, base_scores_by_team, mean, setup_key
 from rlab.results.comparisons import (
     SEED_FIELDS,
+    Power,
     RowComparison,
     flat_coordinates,
     group_replicates,
-    table_comparisons,
+    table_statistics,
     without_seeds,
 )
 from rlab.results.html import object_url, score_cells
@@ -170,6 +171,7 @@ class Table:
     page: int = 1
     pages: int = 1
     total: int = 0  # runs over all pages
+    power: list[Power] = field(default_factory=list)  # what each benchmark can tell (sweep reports)
 
     def csv(self) -> str:
         """The table's numbers as shown (percentages, one decimal): per column the score, its 95% interval
@@ -604,17 +606,20 @@ def _entry_cells(
 
 def _rows(
     entries: list[Entry], columns: list[Column], reference: Entry | None, base: Entry | None
-) -> list[Row]:
-    """The rows of `entries`, each with its delta and paired difference to `reference`; the reference row
-    itself shows deltas of 0 unless it is the base model (`base`), which shows none."""
+) -> tuple[list[Row], list[Power]]:
+    """The rows of `entries`, each with its delta and paired difference to `reference` (the reference row
+    itself shows deltas of 0 unless it is the base model, `base`, which shows none), and the power of the
+    reference's benchmarks."""
     reference_values = _mean_values(reference, columns)[0] if reference and reference.replicates else None
     comparisons: list[RowComparison | None] = [None] * len(entries)
+    power: list[Power] = []
     if reference is not None and reference_values is not None:
         others = [i for i, e in enumerate(entries) if e is not reference]
-        found = table_comparisons(reference.replicates, [entries[i].replicates for i in others])
-        for i, comparison in zip(others, found, strict=True):
+        found = table_statistics(reference.replicates, [entries[i].replicates for i in others])
+        for i, comparison in zip(others, found.comparisons, strict=True):
             comparisons[i] = comparison
-    return [
+        power = found.power
+    rows = [
         Row(
             entry.label,
             _entry_cells(entry, columns, None if entry is base else reference_values, comparison),
@@ -625,6 +630,7 @@ def _rows(
         )
         for entry, comparison in zip(entries, comparisons, strict=True)
     ]
+    return rows, power
 
 
 def _sweep_results(sweep: Sweep) -> QuerySet[EvalResult]:
@@ -651,8 +657,8 @@ def ablation(sweep: Sweep, baseline_id: int | None = None) -> Table:
         for group, bests in groups
     ]
     baseline = _reference_of(entries, baseline_id, entries[0] if entries else None)
-    rows = _rows(entries, columns, baseline, None)
-    return Table(columns, rows, reference=baseline.label if baseline else "")
+    rows, power = _rows(entries, columns, baseline, None)
+    return Table(columns, rows, reference=baseline.label if baseline else "", power=power)
 
 
 class NotAnExampleSweep(ValueError):
@@ -732,9 +738,8 @@ def example_comparison(sweep: Sweep, reference_id: int | None = None) -> Table:
         for group, found in groups
     ]
     reference = _reference_of(entries, reference_id, base)
-    return Table(
-        columns, _rows(entries, columns, reference, base), reference=reference.label if reference else ""
-    )
+    rows, power = _rows(entries, columns, reference, base)
+    return Table(columns, rows, reference=reference.label if reference else "", power=power)
 
 
 def _example_columns(bests: Iterable[Best]) -> list[Column]:
