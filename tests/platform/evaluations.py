@@ -119,9 +119,10 @@ GRID_PATTERNS = {
 }
 
 
-def evaluate_grid_run(team: Team, artifact_dir: Path) -> Run:
-    """A run with four evaluated checkpoints (GRID_PATTERNS) and its base model's evaluation."""
-    run = make_run(team)
+def evaluate_grid_run(team: Team, artifact_dir: Path, run: Run | None = None) -> Run:
+    """A run (default a new one of RUN_SPEC) with four evaluated checkpoints (GRID_PATTERNS) and its base
+    model's evaluation."""
+    run = run or make_run(team)
     evaluate(run, None, responses_for(["RR", "WW", "WW", "RW", "WW", "WW"]), artifact_dir)
     for step in GRID_STEPS:
         evaluate(run, step, responses_for(GRID_PATTERNS[step]), artifact_dir)

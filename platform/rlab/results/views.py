@@ -5,9 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.http import urlencode
 
 from rlab.experiments.models import Run, Sweep
-from rlab.results import drilldown, outcomes, reports
+from rlab.results import curves, drilldown, outcomes, reports
 from rlab.results.grid import grid
 from rlab.results.models import EvalResult
 
@@ -89,7 +90,8 @@ def example_comparison(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "results/example_comparison.html", context, status=400)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-examples.csv")
-    return render(request, "results/example_comparison.html", {"sweep": sweep, "table": table})
+    context = {"sweep": sweep, "table": table, "overlay_query": _overlay_query(sweep)}
+    return render(request, "results/example_comparison.html", context)
 
 
 @login_required
@@ -99,7 +101,8 @@ def ablation(request: HttpRequest, pk: int) -> HttpResponse:
     table = reports.ablation(sweep, int(baseline) if baseline.isdigit() else None)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-ablation.csv")
-    return render(request, "results/ablation.html", {"sweep": sweep, "table": table})
+    context = {"sweep": sweep, "table": table, "overlay_query": _overlay_query(sweep)}
+    return render(request, "results/ablation.html", context)
 
 
 # ---------------------------------------------------------------- per-problem drill-down
@@ -197,3 +200,33 @@ def problem_grid(request: HttpRequest, pk: int) -> HttpResponse:
         "benchmarks": found.benchmarks if found else [],
     }
     return render(request, "results/grid.html", context, status=200 if found or not benchmark else 404)
+
+
+@login_required
+def overlay(request: HttpRequest) -> HttpResponse:
+    """Selected runs' curves on one chart: `?run=<id>&run=<id>…&metric=<key>&smooth=<0..0.99>`."""
+    run_ids = [int(pk) for pk in request.GET.getlist("run") if pk.isdigit()]
+    smooth = request.GET.get("smooth") or "0"
+    context: dict = {"smooth": smooth}
+    try:
+        found = curves.overlay(
+            Run.objects.visible_to(request.user),
+            run_ids,
+            request.GET.get("metric", ""),
+            curves.smoothing(smooth),
+        )
+    except ValueError as error:  # a bad smoothing value, or too many runs
+        context["error"] = str(error)
+        return render(request, "results/overlay.html", context, status=400)
+    context["overlay"] = found
+    return render(request, "results/overlay.html", context)
+
+
+def _overlay_query(sweep: Sweep) -> str:
+    """The overlay page's query for the sweep's first runs (as many as one chart shows)."""
+    return urlencode(
+        [
+            ("run", pk)
+            for pk in sweep.runs.order_by("point_index").values_list("pk", flat=True)[: curves.MAX_RUNS]
+        ]
+    )
