@@ -61,3 +61,9 @@ def test_overlay_page_bounds_and_team_scope(alice, bob, two_runs):
     assert too_many.status_code == 400 and f"at most {MAX_RUNS}" in too_many.content.decode()
     bad = logged_in(alice).get(url, {**query, "smooth": "2"})
     assert bad.status_code == 400 and "smoothing must be" in bad.content.decode()
+
+
+def test_evaluation_page_shows_its_interval_and_pass_at_k(alice, two_runs):
+    result = two_runs[0].eval_results.get(checkpoint__step=30)
+    body = logged_in(alice).get(reverse("results:evaluation", args=[result.pk])).content.decode()
+    assert 'id="pass-at-k"' in body and f"{result.score_lo:.3f}" in body

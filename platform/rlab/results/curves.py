@@ -99,6 +99,19 @@ def _all_points(runs: list[Run]) -> dict[str, dict[int, list[tuple[float, float]
     return points
 
 
+def pass_at_k_series(name: str, stored: bytes | memoryview | None) -> Series | None:
+    """The pass@k curve (in %) of one evaluation's stored outcomes; None with one sample per problem."""
+    problems = unpack(stored)
+    if not problems.size or int(problems["samples"].min()) < 2:
+        return None
+    curve = pass_at_k_curve(problems["correct"], problems["samples"])
+    return Series(name, [(k, value * 100) for k, value in enumerate(curve, 1)])
+
+
+def pass_at_k_chart(title: str, series: list[Series]) -> Chart | None:
+    return _relabel(line_chart(title, series, unit="%", y_floor=0), "k")
+
+
 def _pass_at_k_charts(runs: list[Run]) -> list[Chart]:
     """Per benchmark, the pass@k curve (k = 1 … samples) of each run's best-average checkpoint."""
     bests = {run.pk: best for run in runs if (best := Best.from_run(run)) is not None}
@@ -106,18 +119,11 @@ def _pass_at_k_charts(runs: list[Run]) -> list[Chart]:
     stored = dict(EvalResult.objects.filter(pk__in=ids).values_list("pk", "outcomes"))
     curves: dict[str, list[Series]] = {}
     for run in runs:
-        for key, score in sorted(bests[run.pk].scores.items()) if run.pk in bests else []:
-            problems = unpack(stored.get(score.result_id))
-            if problems.size and int(problems["samples"].min()) > 1:
-                curve = pass_at_k_curve(problems["correct"], problems["samples"])
-                series = Series(
-                    f"{run.name} (step {bests[run.pk].step})", [(k, v * 100) for k, v in enumerate(curve, 1)]
-                )
+        best = bests.get(run.pk)
+        for key, score in sorted(best.scores.items()) if best else []:
+            if series := pass_at_k_series(f"{run.name} (step {best.step})", stored.get(score.result_id)):
                 curves.setdefault(key, []).append(series)
-    charts = [
-        _relabel(line_chart(f"pass@k on {key} (%)", series, unit="%", y_floor=0), "k")
-        for key, series in sorted(curves.items())
-    ]
+    charts = [pass_at_k_chart(f"pass@k on {key} (%)", series) for key, series in sorted(curves.items())]
     return [chart for chart in charts if chart is not None]
 
 

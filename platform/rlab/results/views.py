@@ -138,7 +138,14 @@ def evaluation(request: HttpRequest, pk: int) -> HttpResponse:
     """One evaluation's problems: gold answers, extracted answers and verdicts, filtered and paged."""
     result = _evaluation(request, pk)
     same_benchmark = _evaluations(request).filter(team=result.team_id, benchmark=result.benchmark_id)
-    context = {"a": result, "label": drilldown.evaluation_label(result), "choices": _choices(same_benchmark)}
+    label = drilldown.evaluation_label(result)
+    series = curves.pass_at_k_series(label, result.outcomes)
+    context = {
+        "a": result,
+        "label": label,
+        "choices": _choices(same_benchmark),
+        "pass_at_k": curves.pass_at_k_chart("pass@k (%)", [series]) if series else None,
+    }
     return _problems_page(request, "results/evaluation.html", result, None, context)
 
 
