@@ -8,10 +8,12 @@ evaluated on every benchmark (math500 with per-subject scores), half of each tea
 each team's base-model evaluations. Every evaluation carries its 95% interval; those of the π and ablation
 sweeps and of the base models also carry per-problem outcomes (one greedy sample on each of N_PROBLEMS
 problems), which the reports' paired bootstraps read. The best checkpoints are computed by
-rlab.results.bests, as recording the evaluations does. The pages are then requested through Django's test Client (the full middleware and
-template stack, no network) at 1,000 and at 10,000 runs: p50/p95 of REQUESTS timed requests after a
-warm-up, and the number of SQL queries of one request (it must not grow with the number of runs). The
-baseline is the team leaderboard's old core, reading every evaluation of the team's checkpoints.
+rlab.results.bests, as recording the evaluations does. The pages are then requested through Django's test
+Client (the full middleware and template stack, no network) at 1,000 and at 10,000 runs: p50/p95 of
+REQUESTS timed requests after a warm-up (the 1-shot comparison also with its cache cleared before each of
+COLD_REQUESTS requests, so that its paired statistics are computed every time), and the number of SQL
+queries of one request (it must not grow with the number of runs). The baseline is the team leaderboard's
+old core, reading every evaluation of the team's checkpoints.
 
     .venv/bin/python bench/bench_pages.py [--runs 1000,10000] [--requests 30]
 """
@@ -32,6 +34,7 @@ sys.path[:0] = [str(REPO / "platform"), str(REPO)]
 from tests.services import PostgresServer  # noqa: E402
 
 TEAMS, CHECKPOINTS, SWEEP_SIZE, PI_POINTS, EXAMPLES, N_PROBLEMS = 4, 4, 10, 100, 1209, 500
+COLD_REQUESTS = 10
 BENCHMARKS = [
     "math500",
     "aime24",
@@ -271,9 +274,13 @@ class Seeder:
             cursor.execute("ANALYZE")  # what autovacuum does after bulk loads: planner statistics
 
 
-def measure(client, url: str, params: dict, requests: int) -> tuple[float, float, float, int, int]:
+def measure(
+    client, url: str, params: dict, requests: int, cold: bool = False
+) -> tuple[float, float, float, int, int]:
     """(p50 ms, p95 ms, p50 CPU ms of this process, SQL queries, response bytes) of GET url. The CPU time
-    leaves out PostgreSQL's and other processes' share: on a busy machine it shows our own cost."""
+    leaves out PostgreSQL's and other processes' share: on a busy machine it shows our own cost. `cold`
+    clears the cache before every request (a report's paired statistics are then computed each time)."""
+    from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -281,6 +288,8 @@ def measure(client, url: str, params: dict, requests: int) -> tuple[float, float
         client.get(url, params)
     times, cpu = [], []
     for _ in range(requests):
+        if cold:
+            cache.clear()
         start, start_cpu = time.perf_counter(), time.process_time()
         response = client.get(url, params)
         times.append((time.perf_counter() - start) * 1000)
@@ -313,7 +322,18 @@ def baseline(seeder: Seeder) -> float:
     return statistics.median(times)
 
 
-def pages(seeder: Seeder) -> list[tuple[str, str, dict]]:
+def pages(seeder: Seeder) -> list[tuple[str, str, dict, bool]]:
+    """(name, url, params, cold) of each page measured."""
+    from django.urls import reverse
+
+    comparison = reverse("results:example_comparison", args=[seeder.pi_sweep.pk])
+    return [
+        *[(name, url, params, False) for name, url, params in _warm_pages(seeder)],
+        ("1-shot comparison, cold cache", comparison, {}, True),
+    ]
+
+
+def _warm_pages(seeder: Seeder) -> list[tuple[str, str, dict]]:
     from django.urls import reverse
 
     return [
@@ -363,8 +383,9 @@ def main() -> None:
             seeder.add_runs(target - seeder.runs)
             seconds = time.perf_counter() - started
             print(f"# seeded {seeder.runs} runs in {seconds:.0f} s; load average {os.getloadavg()[0]:.1f}")
-            for name, url, params in pages(seeder):
-                p50, p95, cpu, queries, size = measure(client, url, params, args.requests)
+            for name, url, params, cold in pages(seeder):
+                requests = min(args.requests, COLD_REQUESTS) if cold else args.requests
+                p50, p95, cpu, queries, size = measure(client, url, params, requests, cold)
                 figures = f"{p50:7.1f} {p95:7.1f} {cpu:7.1f} {queries:7d} {size / 1024:6.0f}"
                 print(f"{seeder.runs:>6} {name:<42} {figures}", flush=True)
             print(f"# load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)", flush=True)
