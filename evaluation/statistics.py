@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
+from statistics import NormalDist, stdev
 
 import numpy as np
 
@@ -249,7 +249,7 @@ class Replicates:
     @property
     def std(self) -> float:
         """Sample standard deviation (ddof 1); 0 for a single replicate."""
-        return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else 0.0
+        return stdev(self.values) if len(self.values) > 1 else 0.0
 
 
 def detectable_difference(variance: ScoreVariance, k: int | None = None, power: float = POWER) -> float:

@@ -51,6 +51,6 @@ def score_cells(cells: Iterable[tuple[ScoreCell, str]]) -> SafeString:
             inner += f'<span class="delta">{escape(delta)}{marker}</span>'
         if url:
             inner = f'<a href="{escape(url)}">{inner}</a>'
-        title = f' title="{escape(cell.title)}"' if cell.title else ""
+        title = f' title="{escape(tooltip)}"' if (tooltip := cell.title) else ""
         parts.append(f'<td class="num {escape(cell.css)}"{title}>{inner}</td>')
     return mark_safe("".join(parts))  # every piece is escaped above

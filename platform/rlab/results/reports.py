@@ -118,7 +118,7 @@ class Cell:
     def title(self) -> str:
         """The numbers behind the cell, for its tooltip."""
         parts = []
-        if self.std is not None:
+        if len(self.replicates) > 1:
             seeds = ", ".join(_points(v) for v in self.replicates)
             parts.append(f"mean ± std over {len(self.replicates)} seeds: {seeds}")
         elif self.lo is not None and self.hi is not None and self.score is not None:
