@@ -3,6 +3,7 @@ evaluations the real runner graded and the worker's code recorded: intervals sto
 replicates grouped as mean ± std, paired differences marked when they are noise."""
 
 import csv
+import importlib
 import io
 
 import numpy as np
@@ -120,3 +121,21 @@ def test_a_difference_within_noise_is_marked_against_a_chosen_reference(alice, s
     seeds = scores(PI1)
     assert pi1_line[header.index("arith std")] == f"{Replicates(seeds).std * 100:.1f}"
     assert float(pi1_line[header.index("arith delta p")]) < 0.05  # π1 against the base model
+
+
+def test_the_migration_fills_outcomes_intervals_and_best_scores(team_a, tmp_path):
+    from django.apps import apps
+
+    migration = importlib.import_module("rlab.results.migrations.0002_eval_intervals")
+    run = make_run(team_a)
+    result = evaluate(run, 10, responses_for(["RR", "RW", "WW"]), tmp_path)
+    type(result).objects.filter(pk=result.pk).update(outcomes=b"", score_lo=None, score_hi=None)
+    run.refresh_from_db()
+    run.best_scores["arith"].pop("lo")
+    run.save(update_fields=["best_scores"])
+    migration.fill_intervals(apps, None)
+    result.refresh_from_db()
+    run.refresh_from_db()
+    expected = score_interval([2, 1, 0], 2)
+    assert outcomes.unpack(result.outcomes)["correct"].tolist() == [2, 1, 0]
+    assert (result.score_lo, run.best_scores["arith"]["lo"]) == pytest.approx((expected.lo, expected.lo))
