@@ -260,5 +260,33 @@ def table_statistics(reference: Replicated, rows: list[Replicated]) -> TableStat
         ]
         comparisons = compare_rows(_sides(reference, outcomes), [_sides(row, outcomes) for row in rows])
         found = TableStatistics(comparisons, power)
-        cache.set(key, found, CACHE_SECONDS)
-    return found
+        cache.set(key, _packed(found), CACHE_SECONDS)
+        return found
+    return _unpacked(found)
+
+
+_Fields = tuple[float, float, float, float, int, str]
+
+
+def _fields(d: statistics.PairedDifference | None) -> _Fields | None:
+    return None if d is None else (d.difference, d.lo, d.hi, d.p_value, d.n, d.method)
+
+
+def _packed(found: TableStatistics) -> tuple:
+    """The statistics as plain tuples: a cache hit then unpickles no dataclass per cell."""
+    rows = [({k: _fields(d) for k, d in c.benchmarks.items()}, _fields(c.average)) for c in found.comparisons]
+    return rows, found.power
+
+
+def _unpacked(packed: tuple) -> TableStatistics:
+    rows, power = packed
+    return TableStatistics(
+        [
+            RowComparison(
+                {k: statistics.PairedDifference(*f) for k, f in benchmarks.items()},
+                statistics.PairedDifference(*average) if average else None,
+            )
+            for benchmarks, average in rows
+        ],
+        power,
+    )

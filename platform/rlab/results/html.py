@@ -40,17 +40,18 @@ class ScoreCell(Protocol):
 def score_cells(cells: Iterable[tuple[ScoreCell, str]]) -> SafeString:
     """`<td>`s of (cell, url) pairs: the score and its ± (interval or seeds), its delta below it (marked
     "n.s." where the paired test cannot tell it from noise), the numbers in the tooltip, a link where the
-    url is not empty."""
+    url is not empty. A cell's text, spread, delta and css are numbers and class names the report formats
+    itself; the url and the tooltip are escaped."""
     parts = []
     for cell, url in cells:
-        inner = escape(cell.text)
+        inner = cell.text
         if spread := cell.spread_text:
-            inner += f'<span class="pm">{escape(spread)}</span>'
+            inner += f'<span class="pm">{spread}</span>'
         if delta := cell.delta_text:
             marker = ' <abbr class="ns">n.s.</abbr>' if cell.noise else ""
-            inner += f'<span class="delta">{escape(delta)}{marker}</span>'
+            inner += f'<span class="delta">{delta}{marker}</span>'
         if url:
             inner = f'<a href="{escape(url)}">{inner}</a>'
         title = f' title="{escape(tooltip)}"' if (tooltip := cell.title) else ""
-        parts.append(f'<td class="num {escape(cell.css)}"{title}>{inner}</td>')
-    return mark_safe("".join(parts))  # every piece is escaped above
+        parts.append(f'<td class="num {cell.css}"{title}>{inner}</td>')
+    return mark_safe("".join(parts))  # the url and tooltip are escaped; the rest is the report's own format
