@@ -139,3 +139,18 @@ def test_the_migration_fills_outcomes_intervals_and_best_scores(team_a, tmp_path
     expected = score_interval([2, 1, 0], 2)
     assert outcomes.unpack(result.outcomes)["correct"].tolist() == [2, 1, 0]
     assert (result.score_lo, run.best_scores["arith"]["lo"]) == pytest.approx((expected.lo, expected.lo))
+
+
+def test_ablation_against_the_base_model(alice, seed_sweep):
+    table = reports.ablation(seed_sweep, reports.BASE_BASELINE)
+    assert [r.label for r in table.rows] == [
+        "base model",
+        "data.examples=pi1 (3 seeds)",
+        "data.examples=pi2 (3 seeds)",
+    ]
+    assert table.rows[0].is_reference and table.rows[0].cells[0].delta is None
+    assert all(row.cells[0].paired.significant for row in table.rows[1:])
+    assert [r.label for r in reports.ablation(seed_sweep).rows][0] == "data.examples=pi1 (3 seeds)"
+    url = reverse("results:ablation", args=[seed_sweep.pk])
+    body = logged_in(alice).get(url, {"baseline": "base"}).content.decode()
+    assert '<option value="base" selected>' in body and "base model" in body

@@ -642,9 +642,13 @@ def _reference_of(entries: list[Entry], run_id: int | None, default: Entry | Non
     return next((e for e in entries if run_id is not None and any(r.pk == run_id for r in e.runs)), default)
 
 
-def ablation(sweep: Sweep, baseline_id: int | None = None) -> Table:
+BASE_BASELINE = "base"  # the ablation's baseline parameter that picks the base model
+
+
+def ablation(sweep: Sweep, baseline_id: int | str | None = None) -> Table:
     """Rows = the sweep's points by their coordinates (best-average checkpoint; seed replicates as one row,
-    mean ± std); deltas and paired differences to the baseline (default the first point)."""
+    mean ± std); deltas and paired differences to the baseline: a point's run id (default the first point),
+    or BASE_BASELINE for the base model, whose row is then shown first."""
     groups = _sweep_groups(sweep)
     columns = _benchmark_columns(b for _, bests in groups for best in bests for b in best.scores)
     columns.append(Column(AVERAGE, "average"))
@@ -656,8 +660,18 @@ def ablation(sweep: Sweep, baseline_id: int | None = None) -> Table:
         else _group_entry(coordinates_label(group[0]), group, bests, group[0].name)
         for group, bests in groups
     ]
-    baseline = _reference_of(entries, baseline_id, entries[0] if entries else None)
-    rows, power = _rows(entries, columns, baseline, None)
+    base = None
+    if baseline_id == BASE_BASELINE:
+        bests = [best for _, found in groups for best in found]
+        model_refs = {score.model_ref for b in bests for score in b.scores.values()}
+        base = _base_entry(bests, base_scores(_sweep_results(sweep).filter(model_ref__in=model_refs)))
+    if base is not None:
+        entries.insert(0, base)
+        baseline = base
+    else:
+        point = baseline_id if isinstance(baseline_id, int) else None
+        baseline = _reference_of(entries, point, entries[0] if entries else None)
+    rows, power = _rows(entries, columns, baseline, base)
     return Table(columns, rows, reference=baseline.label if baseline else "", power=power)
 
 

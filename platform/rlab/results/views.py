@@ -98,7 +98,8 @@ def example_comparison(request: HttpRequest, pk: int) -> HttpResponse:
 def ablation(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep(request, pk)
     baseline = request.GET.get("baseline", "")
-    table = reports.ablation(sweep, int(baseline) if baseline.isdigit() else None)
+    choice = int(baseline) if baseline.isdigit() else baseline if baseline == reports.BASE_BASELINE else None
+    table = reports.ablation(sweep, choice)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-ablation.csv")
     context = {"sweep": sweep, "table": table, "overlay_query": _overlay_query(sweep)}
