@@ -150,7 +150,7 @@ def test_ablation_against_the_base_model(alice, seed_sweep):
     ]
     assert table.rows[0].is_reference and table.rows[0].cells[0].delta is None
     assert all(row.cells[0].paired.significant for row in table.rows[1:])
-    assert [r.label for r in reports.ablation(seed_sweep).rows][0] == "data.examples=pi1 (3 seeds)"
+    assert reports.ablation(seed_sweep).rows[0].label == "data.examples=pi1 (3 seeds)"
     url = reverse("results:ablation", args=[seed_sweep.pk])
     body = logged_in(alice).get(url, {"baseline": "base"}).content.decode()
     assert '<option value="base" selected>' in body and "base model" in body
