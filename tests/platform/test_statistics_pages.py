@@ -154,3 +154,16 @@ def test_ablation_against_the_base_model(alice, seed_sweep):
     url = reverse("results:ablation", args=[seed_sweep.pk])
     body = logged_in(alice).get(url, {"baseline": "base"}).content.decode()
     assert '<option value="base" selected>' in body and "base model" in body
+
+
+def test_leaderboard_rows_name_their_seed_replicates(alice, seed_sweep):
+    runs = reports.Run.objects.filter(sweep=seed_sweep)
+    table = reports.leaderboard(runs, reports.EvalResult.objects.none(), reports.LeaderboardFilters())
+    pi1 = scores(PI1)
+    for row in table.rows:
+        assert row.seeds.startswith("3 seeds: ")
+    row = next(r for r in table.rows if r.run.point_index == 0)
+    assert row.seeds == f"3 seeds: {Replicates(pi1).mean * 100:.1f} ± {Replicates(pi1).std * 100:.1f}"
+    assert row.seeds_title.endswith(", ".join(f"{v * 100:.1f}" for v in pi1))
+    body = logged_in(alice).get(reverse("results:leaderboard")).content.decode()
+    assert 'class="pm seeds"' in body

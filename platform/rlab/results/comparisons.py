@@ -50,13 +50,16 @@ def without_seeds(coordinates: Mapping[str, object]) -> list[tuple[str, object]]
     return [(path, value) for path, value in flat_coordinates(coordinates) if path not in SEED_FIELDS]
 
 
+def replicate_key(coordinates: Mapping[str, object]) -> str:
+    """What seed replicates of one sweep share: their coordinates without the seeds, as one string."""
+    return json.dumps(without_seeds(coordinates), sort_keys=True, default=str)
+
+
 def group_replicates(runs: Iterable) -> list[list]:
     """Runs (in order) grouped by their coordinates without the seeds, groups in order of first run."""
     groups: dict[str, list] = {}
     for run in runs:
-        groups.setdefault(json.dumps(without_seeds(run.coordinates), sort_keys=True, default=str), []).append(
-            run
-        )
+        groups.setdefault(replicate_key(run.coordinates), []).append(run)
     return list(groups.values())
 
 

@@ -13,7 +13,7 @@ import io
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
@@ -30,6 +30,7 @@ from rlab.results.comparisons import (
     RowComparison,
     flat_coordinates,
     group_replicates,
+    replicate_key,
     table_statistics,
     without_seeds,
 )
@@ -46,7 +47,16 @@ PAGE_SIZE = 50
 CSV_SUFFIXES = ("", " lo", " hi", " std", " delta", " delta lo", " delta hi", " delta p")
 RUN_URL, EVALUATION_URL = "experiments:run_detail", "results:evaluation"
 # What a leaderboard row needs of a run (its config only for the filters, in the database).
-BOARD_RUN_FIELDS = ("pk", "name", "team_id", "team__name", "best_step", "best_average", "best_scores")
+BOARD_RUN_FIELDS = (
+    "pk",
+    "name",
+    "team_id",
+    "team__name",
+    "sweep_id",
+    "best_step",
+    "best_average",
+    "best_scores",
+)
 
 
 # ---------------------------------------------------------------- tables
@@ -148,6 +158,8 @@ class Row:
     is_reference: bool = False
     team: str = ""
     linked: bool = True  # whether the viewer may open the run (its team's)
+    seeds: str = ""  # on a leaderboard: the run's seed replicates' average, "3 seeds: 45.2 ± 1.3"
+    seeds_title: str = ""  # and each seed's
 
     @property
     def url(self) -> str:
@@ -431,6 +443,29 @@ def _run_row(run: Run, columns: list[Column], own_teams: set[int] | None, team_c
     )
 
 
+def _seed_notes(runs: QuerySet[Run], page: list[Run]) -> dict[int, tuple[str, str]]:
+    """For each run on the page with seed replicates among `runs` (same sweep, same coordinates but the
+    seeds): the replicates' best averages as mean ± std, and each seed's (one query over the page's
+    sweeps)."""
+    sweeps = {run.sweep_id for run in page if run.sweep_id}
+    if not sweeps:
+        return {}
+    groups: dict[tuple[int, str], list[tuple[int, float]]] = {}
+    siblings = runs.filter(sweep_id__in=sweeps).order_by("point_index")
+    for pk, sweep_id, coordinates, average in siblings.values_list(
+        "pk", "sweep_id", "coordinates", "best_average"
+    ):
+        groups.setdefault((sweep_id, replicate_key(coordinates)), []).append((pk, average))
+    notes = {}
+    for members in groups.values():
+        if len(members) > 1:
+            seeds = Replicates(tuple(average for _, average in members))
+            badge = f"{len(members)} seeds: {_points(seeds.mean)} ± {_points(seeds.std)}"
+            each = ", ".join(_points(average) for _, average in members)
+            notes.update({pk: (badge, f"average over benchmarks of each seed: {each}") for pk, _ in members})
+    return notes
+
+
 def _base_rows(
     bases: dict[tuple[int, str], dict[tuple[str, str, str], dict[str, Score]]],
     columns: list[Column],
@@ -467,7 +502,13 @@ def _board(
     ordered = runs.select_related("team").only(*BOARD_RUN_FIELDS).order_by(*order.order_by())
     if page is not None:  # one run more than a page: the next page's first
         ordered = ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE + 1]
-    run_rows = [_run_row(run, columns, own_teams, team_column) for run in ordered]
+    page_runs = list(ordered)
+    notes = _seed_notes(runs, page_runs)
+    run_rows = [
+        replace(row, seeds=notes[run.pk][0], seeds_title=notes[run.pk][1]) if run.pk in notes else row
+        for run in page_runs
+        if (row := _run_row(run, columns, own_teams, team_column))
+    ]
     shown = run_rows if page is None else run_rows[:PAGE_SIZE]
     edges = Edges(first=number == 1, next_row=run_rows[PAGE_SIZE] if len(run_rows) > len(shown) else None)
     base_rows = _base_rows(bases, columns, own_teams, team_column)
