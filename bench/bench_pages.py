@@ -5,11 +5,15 @@ A throw-away PostgreSQL (started like the test suite's, tests/services.py) is mi
 bulk inserts: 4 teams, 10 benchmarks, the 1,209 examples of DSR-sub with a π ranking, and runs in sweeps of
 10 (one π-example sweep of PI_POINTS runs and one loss-ablation sweep among them), each with 4 checkpoints
 evaluated on every benchmark (math500 with per-subject scores), half of each team's runs published, and
-each team's base-model evaluations. The best checkpoints are computed by rlab.results.bests, as recording
-the evaluations does. The pages are then requested through Django's test Client (the full middleware and
-template stack, no network) at 1,000 and at 10,000 runs: p50/p95 of REQUESTS timed requests after a
-warm-up, and the number of SQL queries of one request (it must not grow with the number of runs). The
-baseline is the team leaderboard's old core, reading every evaluation of the team's checkpoints.
+each team's base-model evaluations. Every evaluation carries its 95% interval; those of the π and ablation
+sweeps and of the base models also carry per-problem outcomes (one greedy sample on each of N_PROBLEMS
+problems), which the reports' paired bootstraps read. The best checkpoints are computed by
+rlab.results.bests, as recording the evaluations does. The pages are then requested through Django's test
+Client (the full middleware and template stack, no network) at 1,000 and at 10,000 runs: p50/p95 of
+REQUESTS timed requests after a warm-up (the 1-shot comparison also with its cache cleared before each of
+COLD_REQUESTS requests, so that its paired statistics are computed every time), and the number of SQL
+queries of one request (it must not grow with the number of runs). The baseline is the team leaderboard's
+old core, reading every evaluation of the team's checkpoints.
 
     .venv/bin/python bench/bench_pages.py [--runs 1000,10000] [--requests 30]
 """
@@ -29,7 +33,8 @@ sys.path[:0] = [str(REPO / "platform"), str(REPO)]
 
 from tests.services import PostgresServer  # noqa: E402
 
-TEAMS, CHECKPOINTS, SWEEP_SIZE, PI_POINTS, EXAMPLES = 4, 4, 10, 100, 1209
+TEAMS, CHECKPOINTS, SWEEP_SIZE, PI_POINTS, EXAMPLES, N_PROBLEMS = 4, 4, 10, 100, 1209, 500
+COLD_REQUESTS = 10
 BENCHMARKS = [
     "math500",
     "aime24",
@@ -143,9 +148,20 @@ class Seeder:
             config["data"] = {**config["data"], "examples": coordinates["data.examples"]}
         return config
 
-    def _result(self, team, run, checkpoint, model: str, benchmark, score: float):
-        from rlab.results.models import EvalResult
+    def _outcomes(self, score: float) -> bytes:
+        """One greedy sample on each of N_PROBLEMS problems, right with probability `score`."""
+        from rlab.results.outcomes import pack
 
+        return pack((i, int(self.random.random() < score), 1) for i in range(N_PROBLEMS))
+
+    def _result(self, team, run, checkpoint, model: str, benchmark, score: float, outcomes: bool = False):
+        from rlab.results.models import EvalResult
+        from rlab.results.outcomes import interval, unpack
+
+        blob = self._outcomes(score) if outcomes else b""
+        if outcomes:
+            score = float(unpack(blob)["correct"].mean())
+        bounds = interval(score, N_PROBLEMS, unpack(blob))
         subjects = {s: min(1.0, max(0.0, score + self.random.uniform(-0.1, 0.1))) for s in SUBJECTS}
         target = EvalResult.make_target_key(team.pk, model, checkpoint.pk if checkpoint else None)
         return EvalResult(
@@ -157,9 +173,12 @@ class Seeder:
             template=TEMPLATE,
             sampling=SAMPLING,
             sampling_hash=EvalResult.hash_sampling(SAMPLING),
-            n=500,
+            n=N_PROBLEMS,
             k=1,
             score=score,
+            score_lo=bounds.lo,
+            score_hi=bounds.hi,
+            outcomes=blob,
             per_subject=subjects if benchmark.key == "math500" else {},
             metrics={"pass_at_k": {"1": score}, "boxed_ratio": 0.98, "length_mean": 612.5},
             target_key=target,
@@ -169,7 +188,7 @@ class Seeder:
         from rlab.results.models import EvalResult
 
         EvalResult.objects.bulk_create(
-            self._result(team, None, None, model, b, self.random.uniform(0.05, 0.5))
+            self._result(team, None, None, model, b, self.random.uniform(0.05, 0.5), outcomes=True)
             for team in self.teams
             for model in MODELS
             for b in self.benchmarks
@@ -233,12 +252,15 @@ class Seeder:
             batch_size=5000,
         )
         skill = {run.pk: self.random.uniform(0.2, 0.7) for run in runs}
+        reported = {self.pi_sweep.pk, self.ablation_sweep.pk}
         batch = []
         for checkpoint in checkpoints:
             run = checkpoint.run
             for b in self.benchmarks:
                 score = min(1.0, max(0.0, skill[run.pk] + self.random.gauss(0, 0.05)))
-                batch.append(self._result(run.team, run, checkpoint, run.config["model"]["id"], b, score))
+                model = run.config["model"]["id"]
+                outcomes = run.sweep_id in reported
+                batch.append(self._result(run.team, run, checkpoint, model, b, score, outcomes))
             if len(batch) >= 5000:
                 EvalResult.objects.bulk_create(batch)
                 batch = []
@@ -252,9 +274,13 @@ class Seeder:
             cursor.execute("ANALYZE")  # what autovacuum does after bulk loads: planner statistics
 
 
-def measure(client, url: str, params: dict, requests: int) -> tuple[float, float, float, int, int]:
+def measure(
+    client, url: str, params: dict, requests: int, cold: bool = False
+) -> tuple[float, float, float, int, int]:
     """(p50 ms, p95 ms, p50 CPU ms of this process, SQL queries, response bytes) of GET url. The CPU time
-    leaves out PostgreSQL's and other processes' share: on a busy machine it shows our own cost."""
+    leaves out PostgreSQL's and other processes' share: on a busy machine it shows our own cost. `cold`
+    clears the cache before every request (a report's paired statistics are then computed each time)."""
+    from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -262,6 +288,8 @@ def measure(client, url: str, params: dict, requests: int) -> tuple[float, float
         client.get(url, params)
     times, cpu = [], []
     for _ in range(requests):
+        if cold:
+            cache.clear()
         start, start_cpu = time.perf_counter(), time.process_time()
         response = client.get(url, params)
         times.append((time.perf_counter() - start) * 1000)
@@ -294,7 +322,18 @@ def baseline(seeder: Seeder) -> float:
     return statistics.median(times)
 
 
-def pages(seeder: Seeder) -> list[tuple[str, str, dict]]:
+def pages(seeder: Seeder) -> list[tuple[str, str, dict, bool]]:
+    """(name, url, params, cold) of each page measured."""
+    from django.urls import reverse
+
+    comparison = reverse("results:example_comparison", args=[seeder.pi_sweep.pk])
+    return [
+        *[(name, url, params, False) for name, url, params in _warm_pages(seeder)],
+        ("1-shot comparison, cold cache", comparison, {}, True),
+    ]
+
+
+def _warm_pages(seeder: Seeder) -> list[tuple[str, str, dict]]:
     from django.urls import reverse
 
     return [
@@ -312,6 +351,11 @@ def pages(seeder: Seeder) -> list[tuple[str, str, dict]]:
             {"sort": "name", "page": 10},
         ),
         ("1-shot comparison (π sweep)", reverse("results:example_comparison", args=[seeder.pi_sweep.pk]), {}),
+        (
+            "1-shot comparison against π1",
+            reverse("results:example_comparison", args=[seeder.pi_sweep.pk]),
+            {"reference": seeder.pi_sweep.runs.get(point_index=0).pk},
+        ),
         ("ablation (loss sweep)", reverse("results:ablation", args=[seeder.ablation_sweep.pk]), {}),
     ]
 
@@ -339,8 +383,9 @@ def main() -> None:
             seeder.add_runs(target - seeder.runs)
             seconds = time.perf_counter() - started
             print(f"# seeded {seeder.runs} runs in {seconds:.0f} s; load average {os.getloadavg()[0]:.1f}")
-            for name, url, params in pages(seeder):
-                p50, p95, cpu, queries, size = measure(client, url, params, args.requests)
+            for name, url, params, cold in pages(seeder):
+                requests = min(args.requests, COLD_REQUESTS) if cold else args.requests
+                p50, p95, cpu, queries, size = measure(client, url, params, requests, cold)
                 figures = f"{p50:7.1f} {p95:7.1f} {cpu:7.1f} {queries:7d} {size / 1024:6.0f}"
                 print(f"{seeder.runs:>6} {name:<42} {figures}", flush=True)
             print(f"# load average {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)", flush=True)

@@ -9,20 +9,70 @@ MAX_ANSWER_CHARS = 4000
 MAX_NESTING = 40
 
 _UNICODE = {
-    "π": "\\pi ", "√": "\\sqrt", "\u2212": "-", "\u2013": "-", "\u00d7": "\\times ", "·": "\\cdot ",
-    "÷": "\\div ", "≤": "\\leq ", "≥": "\\geq ", "≠": "\\neq ", "∞": "\\infty ", "°": "^\\circ ",
-    "∈": "\\in ", "\u222a": "\\cup ", "∅": "\\emptyset ", "±": "\\pm ", "\u00a0": " ",
+    "π": "\\pi ",
+    "√": "\\sqrt",
+    "\u2212": "-",
+    "\u2013": "-",
+    "\u00d7": "\\times ",
+    "·": "\\cdot ",
+    "÷": "\\div ",
+    "≤": "\\leq ",
+    "≥": "\\geq ",
+    "≠": "\\neq ",
+    "∞": "\\infty ",
+    "°": "^\\circ ",
+    "∈": "\\in ",
+    "\u222a": "\\cup ",
+    "∅": "\\emptyset ",
+    "±": "\\pm ",
+    "\u00a0": " ",
 }
 _NUMBER_WORDS = {
     word: str(value)
-    for value, word in enumerate((
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-        "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
-    ))
+    for value, word in enumerate(
+        (
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        )
+    )
 }
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*")
-_TEXT_COMMANDS = ("text", "textbf", "textit", "textrm", "mbox", "mathrm", "mathbf", "mathit", "mathsf",
-                  "mathtt", "boldsymbol", "bm", "operatorname", "textnormal", "displaystyle")
+_TEXT_COMMANDS = (
+    "text",
+    "textbf",
+    "textit",
+    "textrm",
+    "mbox",
+    "mathrm",
+    "mathbf",
+    "mathit",
+    "mathsf",
+    "mathtt",
+    "boldsymbol",
+    "bm",
+    "operatorname",
+    "textnormal",
+    "displaystyle",
+)
 _TEXT_RE = re.compile(r"\\(?:" + "|".join(_TEXT_COMMANDS) + r")(?![A-Za-z])\s*")
 # A unit written as text after a quantity: "6.5 \mathrm{~m}", "5\text{ cm}^2" (lone letters count here).
 _TEXT_UNIT_RE = re.compile(

@@ -46,7 +46,9 @@ class _Worker:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evaluation.grading.worker", str(config.memory_limit_mb)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
         )
         self.buffer = b""
         self.ready = False

@@ -22,14 +22,17 @@ from evaluation.grading.structure import Leaf, Relation
 REL_TOL = sympy.Rational(1, 10**9)
 DIGITS = 30
 MAX_MAGNITUDE = 10**4  # exponents / factorial arguments above this are never expanded
-_NORMALIZATION = NormalizationConfig(basic_latex=True, units=False, malformed_operators=False, nits=False,
-                                     boxed="none", equations=False)
+_NORMALIZATION = NormalizationConfig(
+    basic_latex=True, units=False, malformed_operators=False, nits=False, boxed="none", equations=False
+)
 _CONVERSION = ConversionConfig(lowercase_symbols=False)
 _CONSTANTS = {sympy.Symbol("i"): sympy.I, sympy.Symbol("pi"): sympy.pi}
 _UNIT_FACTORS = {"": sympy.Integer(1), "%": sympy.Rational(1, 100), "deg": sympy.pi / 180}
 # Probe values: distinct positive non-integers from about 2 to 60 (so floor() and friends vary).
-_PROBES = [[sympy.Rational(2 + 3 * k + 5 * j) + sympy.Rational(31 + 7 * j + 11 * k, 97) for j in range(12)]
-           for k in range(3)]
+_PROBES = [
+    [sympy.Rational(2 + 3 * k + 5 * j) + sympy.Rational(31 + 7 * j + 11 * k, 97) for j in range(12)]
+    for k in range(3)
+]
 
 
 def _too_big(expr: sympy.Basic) -> bool:
@@ -135,8 +138,10 @@ class SymbolicComparator(QuickComparator):
         if exprs is None:
             return False
         gold_expr, pred_expr = exprs
-        for text, unit, other in ((gold, gold_unit, pred_expr * _UNIT_FACTORS[pred_unit]),
-                                  (pred, pred_unit, gold_expr * _UNIT_FACTORS[gold_unit])):
+        for text, unit, other in (
+            (gold, gold_unit, pred_expr * _UNIT_FACTORS[pred_unit]),
+            (pred, pred_unit, gold_expr * _UNIT_FACTORS[gold_unit]),
+        ):
             number = parse_number(text)
             if number is not None and number.ulp is not None and unit != "deg":
                 return _decimal_vs_expr(number.scaled(PERCENT) if unit else number, other, self.precision)
@@ -162,7 +167,10 @@ class SymbolicComparator(QuickComparator):
 
 def warm_up() -> None:
     """Build sympy's and the ANTLR parser's caches before a worker reports ready (~0.5 s once)."""
-    for latex in (r"\frac{1}{2} + \sqrt{3} x^{2} - \sin(\theta) \cdot f(x)", r"I(0) e^{-\frac{t}{R C}}",
-                  r"x_0 \cos (\omega t)+ \dot{x}_0 \sin (\omega t) / \omega"):
+    for latex in (
+        r"\frac{1}{2} + \sqrt{3} x^{2} - \sin(\theta) \cdot f(x)",
+        r"I(0) e^{-\frac{t}{R C}}",
+        r"x_0 \cos (\omega t)+ \dot{x}_0 \sin (\omega t) / \omega",
+    ):
         _latex2sympy(latex)
     SymbolicComparator().scalar(r"\sqrt{2}", "", "2^{1/2}", "")

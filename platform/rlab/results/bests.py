@@ -29,6 +29,9 @@ RESULT_FIELDS = (
     "sampling_hash",
     "model_ref",
 )
+# Read where the model has them: experiments migration 0003 fills the best checkpoints before results
+# migration 0002 adds the intervals.
+INTERVAL_FIELDS = ("score_lo", "score_hi")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Score:
     sampling_hash: str
     model_ref: str
     result_id: int | None = None
+    lo: float | None = None  # the score's 95% interval (EvalResult.score_lo / score_hi)
+    hi: float | None = None
 
     @classmethod
     def from_values(cls, values: dict) -> Score:
@@ -53,6 +58,8 @@ class Score:
             values["sampling_hash"],
             values["model_ref"],
             values["pk"],
+            values.get("score_lo"),
+            values.get("score_hi"),
         )
 
     def stored(self) -> dict:
@@ -64,6 +71,8 @@ class Score:
             "template": self.template,
             "sampling_hash": self.sampling_hash,
             "model_ref": self.model_ref,
+            "lo": self.lo,
+            "hi": self.hi,
         }
 
     @classmethod
@@ -76,6 +85,8 @@ class Score:
             stored["sampling_hash"],
             stored["model_ref"],
             stored["result"],
+            stored.get("lo"),
+            stored.get("hi"),
         )
 
 
@@ -132,7 +143,9 @@ NO_BEST = {"best_step": None, "best_average": None, "best_scores": {}, "best_set
 
 def _latest_results(results: QuerySet, *extra: str) -> Iterable[dict]:
     """Result rows oldest first, so that a later evaluation of the same target overwrites an earlier one."""
-    return results.order_by("created_at", "pk").values(*RESULT_FIELDS, *extra)
+    names = {f.name for f in results.model._meta.get_fields()}
+    intervals = [name for name in INTERVAL_FIELDS if name in names]
+    return results.order_by("created_at", "pk").values(*RESULT_FIELDS, *intervals, *extra)
 
 
 def best_checkpoints(results: QuerySet) -> dict[int, Best]:

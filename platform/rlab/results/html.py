@@ -30,18 +30,28 @@ def object_url(name: str, pk: int) -> str:
 
 class ScoreCell(Protocol):
     text: str
+    spread_text: str
     delta_text: str
+    noise: bool
     css: str
+    title: str
 
 
 def score_cells(cells: Iterable[tuple[ScoreCell, str]]) -> SafeString:
-    """`<td>`s of (cell, url) pairs: the score, its delta below it, a link where the url is not empty."""
+    """`<td>`s of (cell, url) pairs: the score and its ± (interval or seeds), its delta below it (marked
+    "n.s." where the paired test cannot tell it from noise), the numbers in the tooltip, a link where the
+    url is not empty. A cell's text, spread, delta and css are numbers and class names the report formats
+    itself; the url and the tooltip are escaped."""
     parts = []
     for cell, url in cells:
-        inner = escape(cell.text)
+        inner = cell.text
+        if spread := cell.spread_text:
+            inner += f'<span class="pm">{spread}</span>'
         if delta := cell.delta_text:
-            inner += f'<span class="delta">{escape(delta)}</span>'
+            marker = ' <abbr class="ns">n.s.</abbr>' if cell.noise else ""
+            inner += f'<span class="delta">{delta}{marker}</span>'
         if url:
             inner = f'<a href="{escape(url)}">{inner}</a>'
-        parts.append(f'<td class="num {escape(cell.css)}">{inner}</td>')
-    return mark_safe("".join(parts))  # every piece is escaped above
+        title = f' title="{escape(tooltip)}"' if (tooltip := cell.title) else ""
+        parts.append(f'<td class="num {cell.css}"{title}>{inner}</td>')
+    return mark_safe("".join(parts))  # the url and tooltip are escaped; the rest is the report's own format

@@ -7,6 +7,7 @@ import json
 from django.db import models, transaction
 
 from rlab.experiments.models import Run
+from rlab.results import outcomes
 from rlab.results.bests import refresh_bests
 from rlab.teams.models import TeamScopedQuerySet
 
@@ -41,6 +42,15 @@ class EvalResult(models.Model):
     n = models.PositiveIntegerField(help_text="Number of problems.")
     k = models.PositiveIntegerField(default=1, help_text="Samples per problem (avg@k).")
     score = models.FloatField()
+    score_lo = models.FloatField(
+        null=True, blank=True, help_text="95% interval of the score over problems (evaluation.statistics)."
+    )
+    score_hi = models.FloatField(null=True, blank=True)
+    outcomes = models.BinaryField(
+        default=b"",
+        blank=True,
+        help_text="Per problem: example index, correct, samples (rlab.results.outcomes), for paired tests.",
+    )
     per_subject = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True, help_text="pass@k, lengths, boxed ratio, …")
     samples_path = models.CharField(max_length=500, blank=True)
@@ -73,6 +83,13 @@ class EvalResult(models.Model):
     def overlap_note(self) -> str:
         return overlap_note(self.training_overlap)
 
+    @property
+    def interval_text(self) -> str:
+        """± half the score's 95% interval in points, e.g. "±3.2" ("" where none was computed)."""
+        if self.score_lo is None or self.score_hi is None:
+            return ""
+        return f"±{(self.score_hi - self.score_lo) * 50:.1f}"
+
     @staticmethod
     def make_target_key(team_id: int, model_ref: str, checkpoint_id: int | None) -> str:
         return f"checkpoint:{checkpoint_id}" if checkpoint_id else f"model:{team_id}:{model_ref}"
@@ -86,10 +103,12 @@ class EvalResult(models.Model):
         """Insert or update one evaluation and its per-example rows in one transaction.
 
         `fields` are the model's fields (team, run, checkpoint, model_ref, benchmark, template, sampling,
-        n, k, score, …); `examples` are dicts of ExampleResult fields. Writing the same evaluation again
-        (a re-delivered task) updates the rows in place.
+        n, k, score, …); `examples` are dicts of ExampleResult fields. The score's 95% interval and the
+        per-problem outcomes that paired tests read are computed here, at write time. Writing the same
+        evaluation again (a re-delivered task) updates the rows in place.
         """
         fields["sampling_hash"] = cls.hash_sampling(fields["sampling"])
+        fields.update(outcomes.interval_fields(fields["score"], fields["n"], examples or []))
         checkpoint = fields.get("checkpoint")
         fields["target_key"] = cls.make_target_key(
             fields["team"].id, fields["model_ref"], checkpoint.id if checkpoint else None

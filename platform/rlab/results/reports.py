@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -19,9 +20,20 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils.safestring import SafeString
 
+from evaluation.statistics import PairedDifference, Replicates, z_value
 from rlab.catalog.models import Dataset, RankEntry, Ranking
-from rlab.experiments.models import EXAMPLES_FIELD, Run, Sweep, vary_examples_only
+from rlab.experiments.models import EXAMPLES_FIELD, Run, Sweep
 from rlab.results.bests import Best, Score, base_scores, base_scores_by_team, mean, setup_key
+from rlab.results.comparisons import (
+    SEED_FIELDS,
+    Power,
+    RowComparison,
+    flat_coordinates,
+    group_replicates,
+    replicate_key,
+    table_statistics,
+    without_seeds,
+)
 from rlab.results.html import object_url, score_cells
 from rlab.results.models import EvalResult
 from rlab.results.training_notes import overlap_notes, trained_on
@@ -32,9 +44,19 @@ NAME = "name"
 # Deltas (in score points, 0..1) from which a cell is coloured as a clear gain or loss.
 STRONG_DELTA = 0.05
 PAGE_SIZE = 50
+CSV_SUFFIXES = ("", " lo", " hi", " std", " delta", " delta lo", " delta hi", " delta p")
 RUN_URL, EVALUATION_URL = "experiments:run_detail", "results:evaluation"
 # What a leaderboard row needs of a run (its config only for the filters, in the database).
-BOARD_RUN_FIELDS = ("pk", "name", "team_id", "team__name", "best_step", "best_average", "best_scores")
+BOARD_RUN_FIELDS = (
+    "pk",
+    "name",
+    "team_id",
+    "team__name",
+    "sweep_id",
+    "best_step",
+    "best_average",
+    "best_scores",
+)
 
 
 # ---------------------------------------------------------------- tables
@@ -58,23 +80,66 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}"
 
 
+def _points(value: float) -> str:
+    return f"{value * 100:.1f}"
+
+
 @dataclass(frozen=True)
 class Cell:
-    score: float | None
+    score: float | None  # the mean over seeds where the row groups seed replicates
     delta: float | None = None  # to the reference row (base model or baseline run)
     result: int | None = None  # the EvalResult shown, where the viewer may open it
+    lo: float | None = None  # the score's 95% interval (one evaluation)
+    hi: float | None = None
+    replicates: tuple[float, ...] = ()  # each seed's score, where the row groups seeds
+    paired: PairedDifference | None = None  # the paired difference to the reference row
 
     @property
     def text(self) -> str:
         return _percent(self.score) or "—"
 
     @property
+    def std(self) -> float | None:
+        return Replicates(self.replicates).std if len(self.replicates) > 1 else None
+
+    @property
+    def spread_text(self) -> str:
+        """± the standard deviation over seeds, else ± half the 95% interval."""
+        if self.score is None:
+            return ""
+        if (std := self.std) is not None:
+            return f"±{_points(std)}"
+        return "" if self.lo is None or self.hi is None else f"±{_points((self.hi - self.lo) / 2)}"
+
+    @property
     def delta_text(self) -> str:
         return "" if self.delta is None else f"{self.delta * 100:+.1f}"
 
     @property
+    def noise(self) -> bool:
+        """Whether the difference to the reference is not distinguishable from noise (paired test)."""
+        return self.delta is not None and self.paired is not None and not self.paired.significant
+
+    @property
     def css(self) -> str:
-        return delta_class(self.delta)
+        return "delta-ns" if self.noise else delta_class(self.delta)
+
+    @property
+    def title(self) -> str:
+        """The numbers behind the cell, for its tooltip."""
+        parts = []
+        if len(self.replicates) > 1:
+            seeds = ", ".join(_points(v) for v in self.replicates)
+            parts.append(f"mean ± std over {len(self.replicates)} seeds: {seeds}")
+        elif self.lo is not None and self.hi is not None and self.score is not None:
+            parts.append(f"95% interval {_points(self.lo)}–{_points(self.hi)}")
+        if self.delta is not None and (p := self.paired) is not None:
+            verdict = "significant" if p.significant else "not distinguishable from noise"
+            parts.append(
+                f"paired difference {p.difference * 100:+.1f} [{p.lo * 100:+.1f}, {p.hi * 100:+.1f}], "
+                f"p = {p.p_value:.3f} ({p.method}, {p.n} problems): {verdict}"
+            )
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -95,6 +160,8 @@ class Row:
     linked: bool = True  # whether the viewer may open the run (its team's)
     trained_on: str = ""  # its training examples and their wrong labels (sweep reports)
     overlap: str = ""  # benchmark problems among its training examples, left out or flagged
+    seeds: str = ""  # on a leaderboard: the run's seed replicates' average, "3 seeds: 45.2 ± 1.3"
+    seeds_title: str = ""  # and each seed's
 
     @property
     def url(self) -> str:
@@ -118,20 +185,33 @@ class Table:
     page: int = 1
     pages: int = 1
     total: int = 0  # runs over all pages
+    power: list[Power] = field(default_factory=list)  # what each benchmark can tell (sweep reports)
 
     def csv(self) -> str:
-        """The table's numbers as shown (percentages, one decimal), each followed by its delta."""
+        """The table's numbers as shown (percentages, one decimal): per column the score, its 95% interval
+        (lo, hi), the standard deviation over seeds, the delta to the reference and the paired
+        difference's interval and p-value."""
         out = io.StringIO()
         writer = csv.writer(out)
         header = ["row", "run", "step", *(["team"] if self.team_column else [])]
         for column in self.columns:
-            header += [column.label, f"{column.label} delta"]
+            header += [f"{column.label}{suffix}" for suffix in CSV_SUFFIXES]
         writer.writerow(header)
         for row in self.rows:
             line = [row.label, row.run.name if row.run else "", "" if row.step is None else row.step]
             line += [row.team] if self.team_column else []
             for cell in row.cells:
-                line += [_percent(cell.score), cell.delta_text]
+                paired = cell.paired if cell.delta is not None else None
+                line += [
+                    _percent(cell.score),
+                    _percent(cell.lo),
+                    _percent(cell.hi),
+                    _percent(cell.std),
+                    cell.delta_text,
+                    "" if paired is None else f"{paired.lo * 100:+.1f}",
+                    "" if paired is None else f"{paired.hi * 100:+.1f}",
+                    "" if paired is None else f"{paired.p_value:.4f}",
+                ]
             writer.writerow(line)
         return out.getvalue()
 
@@ -152,6 +232,29 @@ def _values(scores: dict[str, Score], columns: list[Column]) -> list[float | Non
     return values
 
 
+def _intervals(scores: dict[str, Score], columns: list[Column]) -> list[tuple[float | None, float | None]]:
+    """Each column's 95% interval: a benchmark's as recorded; the average's from the benchmarks' (their
+    half-widths as 1.96 standard errors, benchmarks independent: SE = sqrt(Σ SE_j²) / m); none for a
+    subject."""
+    z = z_value()
+    found: list[tuple[float | None, float | None]] = []
+    for column in columns:
+        benchmark, _, subject = column.key.partition(":")
+        if column.key == AVERAGE:
+            bounds = [(s.lo, s.hi) for s in scores.values()]
+            if not scores or any(lo is None or hi is None for lo, hi in bounds):
+                found.append((None, None))
+                continue
+            se = math.sqrt(math.fsum(((hi - lo) / (2 * z)) ** 2 for lo, hi in bounds)) / len(bounds)
+            average = mean(scores.values())
+            found.append((max(0.0, average - z * se), min(1.0, average + z * se)))
+        elif benchmark in scores and not subject:
+            found.append((scores[benchmark].lo, scores[benchmark].hi))
+        else:
+            found.append((None, None))
+    return found
+
+
 def _delta(value: float | None, reference: float | None) -> float | None:
     """value - reference at the shown precision (0.1 point), so that text and colour agree (no -0.0)."""
     return None if value is None or reference is None else round(value - reference, 3) + 0.0
@@ -166,20 +269,25 @@ def _result_ids(scores: dict[str, Score], columns: list[Column]) -> list[int | N
 
 
 def _cells(
-    values: list[float | None], reference: list[float | None] | None, results: list[int | None] | None = None
+    values: list[float | None],
+    reference: list[float | None] | None,
+    results: list[int | None] | None = None,
+    intervals: list[tuple[float | None, float | None]] | None = None,
 ) -> list[Cell]:
     references = reference or [None] * len(values)
     results = results or [None] * len(values)
+    intervals = intervals or [(None, None)] * len(values)
     return [
-        Cell(v, None if reference is None else _delta(v, r), result)
-        for v, r, result in zip(values, references, results, strict=True)
+        Cell(v, None if reference is None else _delta(v, r), result, lo, hi)
+        for v, r, result, (lo, hi) in zip(values, references, results, intervals, strict=True)
     ]
 
 
 def _score_cells(
     scores: dict[str, Score], columns: list[Column], reference: list[float | None] | None, linked: bool
 ) -> list[Cell]:
-    return _cells(_values(scores, columns), reference, _result_ids(scores, columns) if linked else None)
+    results = _result_ids(scores, columns) if linked else None
+    return _cells(_values(scores, columns), reference, results, _intervals(scores, columns))
 
 
 def _benchmark_columns(keys: Iterable[str]) -> list[Column]:
@@ -323,6 +431,12 @@ def _merge_bases(
     return merged
 
 
+def _with_training(rows: list[Row], training: Mapping[int, str]) -> list[Row]:
+    """Sweep report rows with what each run trained on and the training overlap of its evaluations."""
+    rows = [replace(row, trained_on=training.get(row.run.pk, "")) if row.run else row for row in rows]
+    return _flag_overlaps(rows)
+
+
 def _flag_overlaps(rows: list[Row]) -> list[Row]:
     """Each row with the training overlap of the evaluations its cells show (one query for all rows)."""
     notes = overlap_notes(cell.result for row in rows for cell in row.cells if cell.result)
@@ -352,6 +466,29 @@ def _run_row(run: Run, columns: list[Column], own_teams: set[int] | None, team_c
         team=run.team.name if team_column else "",
         linked=linked,
     )
+
+
+def _seed_notes(runs: QuerySet[Run], page: list[Run]) -> dict[int, tuple[str, str]]:
+    """For each run on the page with seed replicates among `runs` (same sweep, same coordinates but the
+    seeds): the replicates' best averages as mean ± std, and each seed's (one query over the page's
+    sweeps)."""
+    sweeps = {run.sweep_id for run in page if run.sweep_id}
+    if not sweeps:
+        return {}
+    groups: dict[tuple[int, str], list[tuple[int, float]]] = {}
+    siblings = runs.filter(sweep_id__in=sweeps).order_by("point_index")
+    for pk, sweep_id, coordinates, average in siblings.values_list(
+        "pk", "sweep_id", "coordinates", "best_average"
+    ):
+        groups.setdefault((sweep_id, replicate_key(coordinates)), []).append((pk, average))
+    notes = {}
+    for members in groups.values():
+        if len(members) > 1:
+            seeds = Replicates(tuple(average for _, average in members))
+            badge = f"{len(members)} seeds: {_points(seeds.mean)} ± {_points(seeds.std)}"
+            each = ", ".join(_points(average) for _, average in members)
+            notes.update({pk: (badge, f"average over benchmarks of each seed: {each}") for pk, _ in members})
+    return notes
 
 
 def _base_rows(
@@ -390,7 +527,13 @@ def _board(
     ordered = runs.select_related("team").only(*BOARD_RUN_FIELDS).order_by(*order.order_by())
     if page is not None:  # one run more than a page: the next page's first
         ordered = ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE + 1]
-    run_rows = [_run_row(run, columns, own_teams, team_column) for run in ordered]
+    page_runs = list(ordered)
+    notes = _seed_notes(runs, page_runs)
+    run_rows = [
+        replace(row, seeds=notes[run.pk][0], seeds_title=notes[run.pk][1]) if run.pk in notes else row
+        for run in page_runs
+        if (row := _run_row(run, columns, own_teams, team_column))
+    ]
     shown = run_rows if page is None else run_rows[:PAGE_SIZE]
     edges = Edges(first=number == 1, next_row=run_rows[PAGE_SIZE] if len(run_rows) > len(shown) else None)
     base_rows = _base_rows(bases, columns, own_teams, team_column)
@@ -437,60 +580,166 @@ def global_leaderboard(
 # ---------------------------------------------------------------- sweep reports
 
 
-def _flatten(path: str, value: object) -> list[tuple[str, object]]:
-    """A coordinate whose value is a block ({"loss": {"kl_coef": 0}}) as dotted paths (loss.kl_coef)."""
-    if isinstance(value, dict) and value:
-        return [item for key, inner in value.items() for item in _flatten(f"{path}.{key}", inner)]
-    return [(path, value)]
-
-
 def _coordinate_text(value: object) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
+def _pairs_label(pairs: list[tuple[str, object]]) -> str:
+    return "; ".join(f"{path}={_coordinate_text(value)}" for path, value in pairs)
+
+
 def coordinates_label(run: Run) -> str:
-    pairs = [pair for key, value in run.coordinates.items() for pair in _flatten(key, value)]
-    return "; ".join(f"{path}={_coordinate_text(value)}" for path, value in pairs) or run.name
+    return _pairs_label(flat_coordinates(run.coordinates)) or run.name
 
 
-def _sweep_runs(sweep: Sweep) -> tuple[list[Run], dict[int, Best]]:
-    """The sweep's runs in point order and their best checkpoints by run id."""
+@dataclass
+class Entry:
+    """A report row before its cells: one run, a group of seed replicates, or the base model; `replicates`
+    are the scores by benchmark of each (a run's best-average checkpoint, or the base evaluations)."""
+
+    label: str
+    replicates: list[dict[str, Score]]
+    runs: list[Run] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    title: str = ""
+    no_average: bool = False  # scored on fewer benchmarks than the rows it is compared with
+
+    @property
+    def run(self) -> Run | None:
+        return self.runs[0] if self.runs else None
+
+    @property
+    def step(self) -> int | None:
+        return self.steps[0] if len(self.steps) == 1 else None
+
+
+def _sweep_groups(sweep: Sweep) -> list[tuple[list[Run], list[Best]]]:
+    """The sweep's runs in point order, seed replicates together, each group with its evaluated runs'
+    best checkpoints."""
     runs = list(sweep.runs.order_by("point_index"))
-    return runs, {run.pk: best for run in runs if (best := Best.from_run(run)) is not None}
+    best = {run.pk: found for run in runs if (found := Best.from_run(run)) is not None}
+    return [(group, [best[r.pk] for r in group if r.pk in best]) for group in group_replicates(runs)]
 
 
-def _run_cells(best: Best | None, columns: list[Column], reference: list[float | None] | None) -> list[Cell]:
-    if best is None:
-        return _cells([None] * len(columns), reference)
-    return _score_cells(best.scores, columns, reference, linked=True)
+def _group_entry(label: str, group: list[Run], bests: list[Best], title: str = "") -> Entry:
+    if len(group) > 1:
+        label = f"{label} ({len(group)} seeds)"
+        evaluated = {b.step for b in bests}
+        title = title or ", ".join(r.name for r in group)
+        title += f" · {len(bests)} of {len(group)} seeds evaluated" if len(bests) < len(group) else ""
+        return Entry(label, [b.scores for b in bests], group, sorted(evaluated) if evaluated else [], title)
+    return Entry(label, [b.scores for b in bests], group, [b.step for b in bests], title)
+
+
+def _mean_values(entry: Entry, columns: list[Column]) -> tuple[list[float | None], list[tuple[float, ...]]]:
+    """Each column's mean over the entry's replicates (None where none has it) and the replicates' values."""
+    per_replicate = [_values(scores, columns) for scores in entry.replicates]
+    if not per_replicate:
+        return [None] * len(columns), [()] * len(columns)
+    seeds = [tuple(v for v in column if v is not None) for column in zip(*per_replicate, strict=True)]
+    if entry.no_average:
+        seeds = [() if column.key == AVERAGE else vs for column, vs in zip(columns, seeds, strict=True)]
+    return [math.fsum(vs) / len(vs) if vs else None for vs in seeds], seeds
+
+
+def _entry_cells(
+    entry: Entry,
+    columns: list[Column],
+    reference: list[float | None] | None,
+    comparison: RowComparison | None,
+) -> list[Cell]:
+    values, seeds = _mean_values(entry, columns)
+    if len(entry.replicates) == 1:
+        scores = entry.replicates[0]
+        intervals = _intervals(scores, columns)
+        if entry.no_average:
+            intervals[-1] = (None, None)
+        cells = _cells(values, reference, _result_ids(scores, columns), intervals)
+    else:
+        results = _result_ids(entry.replicates[0], columns) if entry.replicates else None
+        cells = [
+            Cell(c.score, c.delta, c.result, replicates=seed_values)
+            for c, seed_values in zip(_cells(values, reference, results), seeds, strict=True)
+        ]
+    if comparison is None:
+        return cells
+    paired = [comparison.average if c.key == AVERAGE else comparison.benchmarks.get(c.key) for c in columns]
+    return [
+        Cell(c.score, c.delta, c.result, c.lo, c.hi, c.replicates, p)
+        for c, p in zip(cells, paired, strict=True)
+    ]
+
+
+def _rows(
+    entries: list[Entry], columns: list[Column], reference: Entry | None, base: Entry | None
+) -> tuple[list[Row], list[Power]]:
+    """The rows of `entries`, each with its delta and paired difference to `reference` (the reference row
+    itself shows deltas of 0 unless it is the base model, `base`, which shows none), and the power of the
+    reference's benchmarks."""
+    reference_values = _mean_values(reference, columns)[0] if reference and reference.replicates else None
+    comparisons: list[RowComparison | None] = [None] * len(entries)
+    power: list[Power] = []
+    if reference is not None and reference_values is not None:
+        others = [i for i, e in enumerate(entries) if e is not reference]
+        found = table_statistics(reference.replicates, [entries[i].replicates for i in others])
+        for i, comparison in zip(others, found.comparisons, strict=True):
+            comparisons[i] = comparison
+        power = found.power
+    rows = [
+        Row(
+            entry.label,
+            _entry_cells(entry, columns, None if entry is base else reference_values, comparison),
+            entry.run,
+            entry.step,
+            title=entry.title,
+            is_reference=entry is reference,
+        )
+        for entry, comparison in zip(entries, comparisons, strict=True)
+    ]
+    return rows, power
 
 
 def _sweep_results(sweep: Sweep) -> QuerySet[EvalResult]:
     return EvalResult.objects.filter(team=sweep.team)
 
 
-def ablation(sweep: Sweep, baseline_id: int | None = None) -> Table:
-    """Rows = the sweep's runs by their coordinates (best-average checkpoint); deltas to the baseline run
-    (default the first point)."""
-    runs, best = _sweep_runs(sweep)
-    columns = _benchmark_columns(b for r in runs if r.pk in best for b in best[r.pk].scores)
+def _reference_of(entries: list[Entry], run_id: int | None, default: Entry | None) -> Entry | None:
+    """The entry holding run `run_id` (a user's pick), else `default`."""
+    return next((e for e in entries if run_id is not None and any(r.pk == run_id for r in e.runs)), default)
+
+
+BASE_BASELINE = "base"  # the ablation's baseline parameter that picks the base model
+
+
+def ablation(sweep: Sweep, baseline_id: int | str | None = None) -> Table:
+    """Rows = the sweep's points by their coordinates (best-average checkpoint; seed replicates as one row,
+    mean ± std); deltas and paired differences to the baseline: a point's run id (default the first point),
+    or BASE_BASELINE for the base model, whose row is then shown first."""
+    groups = _sweep_groups(sweep)
+    columns = _benchmark_columns(b for _, bests in groups for best in bests for b in best.scores)
     columns.append(Column(AVERAGE, "average"))
-    baseline = next((r for r in runs if r.pk == baseline_id), runs[0] if runs else None)
-    reference = _values(best[baseline.pk].scores, columns) if baseline and baseline.pk in best else None
-    training = trained_on(runs)
-    rows = [
-        Row(
-            coordinates_label(run),
-            _run_cells(best.get(run.pk), columns, reference),
-            run,
-            best[run.pk].step if run.pk in best else None,
-            title=run.name,
-            is_reference=run == baseline,
-            trained_on=training[run.pk],
+    entries = [
+        _group_entry(
+            _pairs_label(without_seeds(group[0].coordinates)) or "seeds", group, bests, group[0].name
         )
-        for run in runs
+        if len(group) > 1
+        else _group_entry(coordinates_label(group[0]), group, bests, group[0].name)
+        for group, bests in groups
     ]
-    return Table(columns, _flag_overlaps(rows), reference=coordinates_label(baseline) if baseline else "")
+    base = None
+    if baseline_id == BASE_BASELINE:
+        bests = [best for _, found in groups for best in found]
+        model_refs = {score.model_ref for b in bests for score in b.scores.values()}
+        base = _base_entry(bests, base_scores(_sweep_results(sweep).filter(model_ref__in=model_refs)))
+    if base is not None:
+        entries.insert(0, base)
+        baseline = base
+    else:
+        point = baseline_id if isinstance(baseline_id, int) else None
+        baseline = _reference_of(entries, point, entries[0] if entries else None)
+    rows, power = _rows(entries, columns, baseline, base)
+    rows = _with_training(rows, trained_on(run for group, _ in groups for run in group))
+    return Table(columns, rows, reference=baseline.label if baseline else "", power=power)
 
 
 class NotAnExampleSweep(ValueError):
@@ -541,34 +790,38 @@ def _example_label(refs: list) -> str:
     return ", ".join(f"π{ref[2:]}" if str(ref).startswith("pi") else f"#{ref}" for ref in refs)
 
 
-def example_comparison(sweep: Sweep) -> Table:
-    """One row per π_i of a sweep over data.examples, with math500 per subject, the other benchmarks and
-    the average of its best-average checkpoint, each coloured by its delta to the base model."""
-    runs, best = _sweep_runs(sweep)
-    if not vary_examples_only(runs):
-        raise NotAnExampleSweep(f"the runs of sweep {sweep.pk} do not differ in {EXAMPLES_FIELD} alone")
-    results = _sweep_results(sweep)
-    model_refs = {score.model_ref for b in best.values() for score in b.scores.values()}
-    bases = base_scores(results.filter(model_ref__in=model_refs))
-    columns = _example_columns(best.values())
-    base_row = _base_row(list(best.values()), bases, columns)
-    reference = [c.score for c in base_row.cells] if base_row else None
+def example_comparison(sweep: Sweep, reference_id: int | None = None) -> Table:
+    """One row per π_i of a sweep over data.examples (seed replicates of a π as one row, mean ± std), with
+    math500 per subject, the other benchmarks and the average of the best-average checkpoints; deltas and
+    paired differences to the base model, or to the row of run `reference_id` (e.g. π1)."""
+    groups = _sweep_groups(sweep)
+    runs = [run for group, _ in groups for run in group]
+    if not runs or any({path for path, _ in without_seeds(r.coordinates)} != {EXAMPLES_FIELD} for r in runs):
+        raise NotAnExampleSweep(
+            f"the runs of sweep {sweep.pk} do not differ in {EXAMPLES_FIELD} alone "
+            f"(besides the seeds: {', '.join(SEED_FIELDS)})"
+        )
+    bests = [best for _, found in groups for best in found]
+    model_refs = {score.model_ref for b in bests for score in b.scores.values()}
+    bases = base_scores(_sweep_results(sweep).filter(model_ref__in=model_refs))
+    columns = _example_columns(bests)
+    base = _base_entry(bests, bases)
     dataset = _training_dataset(sweep, runs[0].config["data"]["dataset"])
     titles = _problem_texts(dataset, runs)
-    training = trained_on(runs)
-    rows = [base_row] if base_row else []
-    rows += [
-        Row(
-            _example_label(run.coordinates[EXAMPLES_FIELD]),
-            _run_cells(best.get(run.pk), columns, reference),
-            run,
-            best[run.pk].step if run.pk in best else None,
-            title=titles.get(run.pk, ""),
-            trained_on=training[run.pk],
+    entries = [base] if base else []
+    entries += [
+        _group_entry(
+            _example_label(dict(without_seeds(group[0].coordinates))[EXAMPLES_FIELD]),
+            group,
+            found,
+            titles.get(group[0].pk, ""),
         )
-        for run in runs
+        for group, found in groups
     ]
-    return Table(columns, _flag_overlaps(rows), reference="base model" if base_row else "")
+    reference = _reference_of(entries, reference_id, base)
+    rows, power = _rows(entries, columns, reference, base)
+    rows = _with_training(rows, trained_on(runs))
+    return Table(columns, rows, reference=reference.label if reference else "", power=power)
 
 
 def _example_columns(bests: Iterable[Best]) -> list[Column]:
@@ -590,9 +843,7 @@ def _example_columns(bests: Iterable[Best]) -> list[Column]:
     return [*columns, Column(AVERAGE, "average")]
 
 
-def _base_row(
-    bests: list[Best], bases: dict[tuple[str, str, str], dict[str, Score]], columns: list[Column]
-) -> Row | None:
+def _base_entry(bests: list[Best], bases: dict[tuple[str, str, str], dict[str, Score]]) -> Entry | None:
     """The base model's scores under the same model, template and sampling as the runs' evaluations."""
     scores: dict[str, Score] = {}
     for best in bests:
@@ -602,12 +853,8 @@ def _base_row(
                 scores.setdefault(benchmark, base)
     if not scores:
         return None
-    values = _values(scores, columns)
-    if set(scores) != {b for best in bests for b in best.scores}:
-        values[-1] = None  # an average over fewer benchmarks would not compare
-    return Row(
-        "base model",
-        _cells(values, None, _result_ids(scores, columns)),
-        is_reference=True,
-        title=", ".join(sorted({s.model_ref for s in scores.values()})),
+    title = ", ".join(sorted({s.model_ref for s in scores.values()}))
+    # an average over fewer benchmarks than the runs' would not compare
+    return Entry(
+        "base model", [scores], title=title, no_average=set(scores) != {b for x in bests for b in x.scores}
     )

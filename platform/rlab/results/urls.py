@@ -12,4 +12,6 @@ urlpatterns = [
     path("evaluations/<int:pk>/", views.evaluation, name="evaluation"),
     path("evaluations/<int:pk>/problems/<int:example_pk>/", views.problem, name="problem"),
     path("compare/", views.compare, name="compare"),
+    path("runs/<int:pk>/grid/", views.problem_grid, name="problem_grid"),
+    path("overlay/", views.overlay, name="overlay"),
 ]

@@ -7,10 +7,12 @@ from django.db.models import F, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from rlab.experiments.models import Run, Sweep, vary_examples_only
 from rlab.jsonapi import text_csv_response
-from rlab.results import drilldown, reports
+from rlab.results import curves, drilldown, outcomes, reports
+from rlab.results.grid import grid
 from rlab.results.models import EvalResult
 from rlab.results.run_evaluations import run_evaluations_context
 
@@ -80,27 +82,31 @@ def _sweep(request: HttpRequest, pk: int) -> Sweep:
 @login_required
 def example_comparison(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep(request, pk)
+    reference = request.GET.get("reference", "")
     try:
-        table = reports.example_comparison(sweep)
+        table = reports.example_comparison(sweep, int(reference) if reference.isdigit() else None)
     except reports.NotAnExampleSweep as error:
         context = {"sweep": sweep, "error": error}
         return render(request, "results/example_comparison.html", context, status=400)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-examples.csv")
-    return render(request, "results/example_comparison.html", {"sweep": sweep, "table": table})
+    context = {"sweep": sweep, "table": table, "overlay_query": _overlay_query(sweep)}
+    return render(request, "results/example_comparison.html", context)
 
 
 @login_required
 def ablation(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep(request, pk)
     baseline = request.GET.get("baseline", "")
-    table = reports.ablation(sweep, int(baseline) if baseline.isdecimal() else None)
+    choice = baseline if baseline == reports.BASE_BASELINE else int(baseline) if baseline.isdecimal() else None
+    table = reports.ablation(sweep, choice)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-ablation.csv")
     context = {
         "sweep": sweep,
         "table": table,
         "varies_examples": vary_examples_only(row.run for row in table.rows),
+        "overlay_query": _overlay_query(sweep),
     }
     return render(request, "results/ablation.html", context)
 
@@ -145,7 +151,14 @@ def evaluation(request: HttpRequest, pk: int) -> HttpResponse:
     """One evaluation's problems: gold answers, extracted answers and verdicts, filtered and paged."""
     result = _evaluation(request, pk)
     same_benchmark = _evaluations(request).filter(team=result.team_id, benchmark=result.benchmark_id)
-    context = {"a": result, "label": drilldown.evaluation_label(result), "choices": _choices(same_benchmark)}
+    label = drilldown.evaluation_label(result)
+    series = curves.pass_at_k_series(label, result.outcomes)
+    context = {
+        "a": result,
+        "label": label,
+        "choices": _choices(same_benchmark),
+        "pass_at_k": curves.pass_at_k_chart("pass@k (%)", [series]) if series else None,
+    }
     return _problems_page(request, "results/evaluation.html", result, None, context)
 
 
@@ -169,6 +182,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         "a_label": drilldown.evaluation_label(a),
         "b_label": drilldown.evaluation_label(b),
         "differences": drilldown.setting_differences(a, b),
+        "paired": outcomes.paired(a.outcomes, b.outcomes),
     }
     return _problems_page(request, "results/compare.html", a, b, context)
 
@@ -188,3 +202,51 @@ def problem(request: HttpRequest, pk: int, example_pk: int) -> HttpResponse:
         raise Http404("no such problem in this evaluation")
     context = {"row": found.rows[0], "unreadable": found.unreadable, "a": a, "b": b}
     return render(request, "results/_problem_detail.html", context)
+
+
+@login_required
+def problem_grid(request: HttpRequest, pk: int) -> HttpResponse:
+    """Problems × checkpoints of one run on one benchmark (`?benchmark=<key>`, default the first)."""
+    run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk)
+    benchmark = request.GET.get("benchmark", "")
+    if not benchmark:
+        keys = run.eval_results.filter(checkpoint__isnull=False).values_list("benchmark__key", flat=True)
+        benchmark = min(keys, default="")
+    found = grid(run, benchmark, request.GET)
+    context = {
+        "run": run,
+        "benchmark": benchmark,
+        "g": found,
+        "benchmarks": found.benchmarks if found else [],
+    }
+    return render(request, "results/grid.html", context, status=200 if found or not benchmark else 404)
+
+
+@login_required
+def overlay(request: HttpRequest) -> HttpResponse:
+    """Selected runs' curves on one chart: `?run=<id>&run=<id>…&metric=<key>&smooth=<0..0.99>`."""
+    run_ids = [int(pk) for pk in request.GET.getlist("run") if pk.isdigit()]
+    smooth = request.GET.get("smooth") or "0"
+    context: dict = {"smooth": smooth}
+    try:
+        found = curves.overlay(
+            Run.objects.visible_to(request.user),
+            run_ids,
+            request.GET.get("metric", ""),
+            curves.smoothing(smooth),
+        )
+    except ValueError as error:  # a bad smoothing value, or too many runs
+        context["error"] = str(error)
+        return render(request, "results/overlay.html", context, status=400)
+    context["overlay"] = found
+    return render(request, "results/overlay.html", context)
+
+
+def _overlay_query(sweep: Sweep) -> str:
+    """The overlay page's query for the sweep's first runs (as many as one chart shows)."""
+    return urlencode(
+        [
+            ("run", pk)
+            for pk in sweep.runs.order_by("point_index").values_list("pk", flat=True)[: curves.MAX_RUNS]
+        ]
+    )

@@ -3,7 +3,7 @@ prompt with the responses a test chose; the evaluation runner extracts, grades a
 the samples file; the worker's record_outcome stores them with one ExampleResult per problem
 (test_drilldown.py also drills into an evaluation of a tiny model that the worker code recorded)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from evaluation.benchmarks import Problem, load_benchmark
@@ -91,3 +91,39 @@ def evaluate(
     samples_path = artifact_dir / "evals" / label / f"{benchmark}.jsonl"
     outcome.write_samples(samples_path)
     return record_outcome(run, checkpoint, run.config["model"]["id"], outcome, samples_path)
+
+
+def one_sample(right: Iterable[int], count: int) -> list[str]:
+    """A pattern for responses_for: one sample for each of `count` problems, right on those in `right`."""
+    chosen = set(right)
+    return ["R" if i in chosen else "W" for i in range(count)]
+
+
+def evaluate_seed_sweep(team: Team, sweep, artifact_dir: Path, base: list[str], points: dict) -> None:
+    """Evaluations of a sweep's runs (one checkpoint each, step 10) and of their base model: `points` maps
+    each run's point index to its pattern (see responses_for), `base` is the base model's."""
+    runs = list(sweep.runs.order_by("point_index"))
+    evaluate(runs[0], None, responses_for(base), artifact_dir / "base")
+    for run in runs:
+        evaluate(run, 10, responses_for(points[run.point_index]), artifact_dir / run.name)
+
+
+# Six arith problems (k = 2) at checkpoints 10, 20, 30 and 40: learned at 20, forgotten, unstable, always
+# right, never right, learned at 30 (one of two samples right counts as right).
+GRID_STEPS = (10, 20, 30, 40)
+GRID_PATTERNS = {
+    10: ["WW", "RR", "RR", "RR", "WW", "WW"],
+    20: ["RR", "RR", "WW", "RR", "WW", "WW"],
+    30: ["RR", "WW", "RR", "RR", "WW", "RW"],
+    40: ["RR", "WW", "RR", "RR", "WW", "RW"],
+}
+
+
+def evaluate_grid_run(team: Team, artifact_dir: Path, run: Run | None = None) -> Run:
+    """A run (default a new one of RUN_SPEC) with four evaluated checkpoints (GRID_PATTERNS) and its base
+    model's evaluation."""
+    run = run or make_run(team)
+    evaluate(run, None, responses_for(["RR", "WW", "WW", "RW", "WW", "WW"]), artifact_dir)
+    for step in GRID_STEPS:
+        evaluate(run, step, responses_for(GRID_PATTERNS[step]), artifact_dir)
+    return run

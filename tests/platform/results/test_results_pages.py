@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from evaluation.metrics import best_average_checkpoint
+from evaluation.statistics import proportion_interval
 from rlab.catalog.models import Benchmark, Example, RankEntry, Ranking
 from rlab.experiments.models import Checkpoint, Run, Spec, Sweep
 from rlab.experiments.submission import submit_spec
@@ -184,8 +185,10 @@ def test_leaderboard_csv_and_login(alice, board):
     response = logged_in(alice).get(reverse("results:leaderboard"), {"format": "csv"})
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0][:5] == ["row", "run", "step", "aime24", "aime24 delta"]
-    assert rows[1][:4] == [board["grpo"].name, board["grpo"].name, "20", "20.0"]
+    assert rows[0][:6] == ["row", "run", "step", "aime24", "aime24 lo", "aime24 hi"]
+    interval = proportion_interval(0.20, 500)  # no per-problem rows: Wilson over the 500 problems
+    expected = [f"{interval.lo * 100:.1f}", f"{interval.hi * 100:.1f}"]
+    assert rows[1][:6] == [board["grpo"].name, board["grpo"].name, "20", "20.0", *expected]
     anonymous = Client().get(reverse("results:leaderboard"))
     assert anonymous.status_code == 302 and anonymous.url.startswith(reverse("login"))
 
@@ -264,8 +267,9 @@ def test_example_comparison_page_and_csv(alice, pi_sweep):
     assert 'title="Find x if &lt;x&gt; = 3 &amp; y."' in body
     assert 'class="num delta-up2"' in body and "<script" not in body.split("<main>")[1]
     rows = list(csv.reader(io.StringIO(client.get(url, {"format": "csv"}).content.decode())))
-    assert rows[0][3:7] == ["math500", "math500 delta", "Algebra", "Algebra delta"]
-    assert rows[2][0] == "π1" and rows[2][3:5] == ["70.0", "+34.0"]
+    assert rows[0][3:11] == [f"math500{suffix}" for suffix in reports.CSV_SUFFIXES]
+    assert rows[0][11] == "Algebra"
+    assert rows[2][0] == "π1" and (rows[2][3], rows[2][7]) == ("70.0", "+34.0")
 
 
 # ---------------------------------------------------------------- ablation
@@ -307,7 +311,7 @@ def test_ablation_page_csv(alice, loss_sweep):
     rows = list(
         csv.reader(io.StringIO(client.get(url, {"format": "csv", "baseline": no_kl.pk}).content.decode()))
     )
-    assert rows[1][3:5] == ["20.0", "-5.0"]
+    assert (rows[1][3], rows[1][7]) == ("20.0", "-5.0")
 
 
 @pytest.mark.django_db
