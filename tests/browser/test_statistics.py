@@ -10,9 +10,9 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in, screenshot
-from tests.platform.evaluations import GRID_STEPS, evaluate_grid_run, evaluate_seed_sweep
-from tests.platform.test_results_pages import make_sweep
-from tests.platform.test_statistics_pages import BASE, PI1, PI2
+from tests.platform.results.evaluations import GRID_STEPS, evaluate_grid_run, evaluate_seed_sweep
+from tests.platform.results.test_results_pages import make_sweep
+from tests.platform.results.test_statistics_pages import BASE, PI1, PI2
 
 pytestmark = pytest.mark.browser
 

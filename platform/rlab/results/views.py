@@ -98,7 +98,9 @@ def example_comparison(request: HttpRequest, pk: int) -> HttpResponse:
 def ablation(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep(request, pk)
     baseline = request.GET.get("baseline", "")
-    choice = baseline if baseline == reports.BASE_BASELINE else int(baseline) if baseline.isdecimal() else None
+    choice: int | str | None = int(baseline) if baseline.isdecimal() else None
+    if baseline == reports.BASE_BASELINE:
+        choice = baseline
     table = reports.ablation(sweep, choice)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-ablation.csv")

@@ -7,9 +7,9 @@ from django.urls import reverse
 from evaluation.metrics import pass_at_k
 from rlab.experiments.models import Run, TrainMetric
 from rlab.results.curves import MAX_RUNS, overlay, smooth, smoothing
-from tests.platform.evaluations import GRID_PATTERNS, evaluate_grid_run
-from tests.platform.test_results_pages import make_sweep
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in
+from tests.platform.results.evaluations import GRID_PATTERNS, evaluate_grid_run
+from tests.platform.results.test_results_pages import make_sweep
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 
 from rlab.results.grid import Trajectory, grid, learned_at, trajectory
-from tests.platform.evaluations import GRID_STEPS, evaluate_grid_run
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in
+from tests.platform.results.evaluations import GRID_STEPS, evaluate_grid_run
 
 pytestmark = pytest.mark.django_db
 

@@ -20,9 +20,15 @@ from evaluation.statistics import (
 )
 from rlab.results import outcomes, reports
 from rlab.results.comparisons import TARGET, benchmark_power
-from tests.platform.evaluations import evaluate, evaluate_seed_sweep, make_run, one_sample, responses_for
-from tests.platform.test_results_pages import make_sweep
-from tests.platform.test_views import logged_in
+from tests.platform.conftest import logged_in
+from tests.platform.results.evaluations import (
+    evaluate,
+    evaluate_seed_sweep,
+    make_run,
+    one_sample,
+    responses_for,
+)
+from tests.platform.results.test_results_pages import make_sweep
 
 pytestmark = pytest.mark.django_db
 PROBLEMS = 30
