@@ -159,7 +159,7 @@ def test_a_view_module_that_imports_torch_is_reported(tmp_path):
 
 def test_the_libraries_load_no_django():
     modules = package_modules(REPO_ROOT, "training") + package_modules(REPO_ROOT, "evaluation")
-    assert "training.grpo.trainer" in modules and "evaluation.runner" in modules
+    assert "training.algorithms.grpo.trainer" in modules and "evaluation.runner" in modules
     report = forbidden_imports(modules, WEB_FRAMEWORK)
     assert report == {}, described(report)
 

@@ -41,8 +41,7 @@ def _row(run: dict) -> tuple[str, ...]:
 def _local_runs(args: argparse.Namespace) -> list[dict]:
     open_database()
     from rlab.experiments.api import run_json
-    from rlab.experiments.models import Run
-    from rlab.results.reports import has_tag
+    from rlab.experiments.models import Run, has_tag
 
     runs = Run.objects.select_related("team").order_by("-created_at", "point_index")
     if args.team:

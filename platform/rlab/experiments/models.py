@@ -1,10 +1,12 @@
 """Experiment specs, their sweeps and runs, and what runs write back: checkpoints and training metrics."""
 
+import json
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models
+from django.db.models import Q
 from django.utils import timezone
 
 from rlab.teams.models import TeamScopedQuerySet
@@ -149,6 +151,15 @@ def vary_examples_only(runs: Iterable["Run"]) -> bool:
     """Whether `runs` (a sweep's) exist and differ in the training examples (EXAMPLES_FIELD) alone."""
     runs = list(runs)
     return bool(runs) and all(set(run.coordinates) == {EXAMPLES_FIELD} for run in runs)
+
+
+def has_tag(tag: str, tags_field: str = "best_facets__tags") -> Q:
+    """Runs whose tag list (`tags_field`) holds `tag`: JSON containment where the database has it
+    (PostgreSQL), else the tag as a quoted JSON string within the list's text (SQLite, the embedded default,
+    where text matching ignores ASCII case)."""
+    if connection.features.supports_json_field_contains:
+        return Q(**{f"{tags_field}__contains": [tag]})
+    return Q(**{f"{tags_field}__icontains": json.dumps(tag)})
 
 
 class Checkpoint(models.Model):

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 
 from rlab.experiments.api import run_json, sweep_json
-from rlab.experiments.models import Checkpoint, Run, Sweep
+from rlab.experiments.models import Run, Sweep, has_tag
 from rlab.experiments.sweep_views import sweep_summaries
 from rlab.jsonapi import (
     CSV_CHUNK,
@@ -21,8 +21,6 @@ from rlab.jsonapi import (
     wants_csv,
     whole_number,
 )
-from rlab.results.models import EvalResult
-from rlab.results.reports import has_tag
 
 RUN_CSV_COLUMNS = (
     "id",
@@ -90,35 +88,6 @@ def run_metrics(request: HttpRequest, pk: int) -> HttpResponse:
         records = ({"step": step, **(values or {})} for step, values in rows.iterator(chunk_size=CSV_CHUNK))
         return csv_response(f"{run.name}-metrics.csv", ["step", *sorted(names)], records)
     return JsonResponse({"run": run.id} | page_of(request, rows, _metric_json))
-
-
-def _checkpoint_page(request: HttpRequest, run: Run) -> dict:
-    """A page of the run's checkpoints, each with its evaluations (one query for the whole page)."""
-    page = page_of(request, run.checkpoints.order_by("step"), lambda checkpoint: checkpoint)
-    checkpoints: list[Checkpoint] = page["results"]
-    evaluations: dict[int, list[dict]] = {}
-    results = EvalResult.objects.filter(checkpoint__in=checkpoints).select_related("benchmark")
-    for result in results.order_by("benchmark__key", "created_at"):
-        evaluations.setdefault(result.checkpoint_id, []).append(
-            {"id": result.id, "benchmark": result.benchmark.key, "score": result.score, "n": result.n}
-        )
-    page["results"] = [
-        {
-            "step": c.step,
-            "path": c.path,
-            "dtype": c.dtype,
-            "created_at": c.created_at.isoformat(),
-            "evaluations": evaluations.get(c.id, []),
-        }
-        for c in checkpoints
-    ]
-    return page
-
-
-@read_endpoint
-def run_checkpoints(request: HttpRequest, pk: int) -> HttpResponse:
-    run = _run(request, pk)
-    return JsonResponse({"run": run.id} | _checkpoint_page(request, run))
 
 
 def _sweep_summary_json(sweep: Sweep) -> dict:

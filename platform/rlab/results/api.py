@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 
-from rlab.experiments.models import Run, Sweep
+from rlab.experiments.models import Checkpoint, Run, Sweep
 from rlab.jsonapi import (
     CSV_CHUNK,
     ApiError,
@@ -280,3 +280,32 @@ def example_comparison(request: HttpRequest, pk: int) -> HttpResponse:
     except reports.NotAnExampleSweep as error:
         raise ApiError(str(error)) from None
     return _table_response(request, table, f"sweep-{sweep.pk}-examples.csv")
+
+
+def _checkpoint_page(request: HttpRequest, run: Run) -> dict:
+    """A page of the run's checkpoints, each with its evaluations (one query for the whole page)."""
+    page = page_of(request, run.checkpoints.order_by("step"), lambda checkpoint: checkpoint)
+    checkpoints: list[Checkpoint] = page["results"]
+    evaluations: dict[int, list[dict]] = {}
+    results = EvalResult.objects.filter(checkpoint__in=checkpoints).select_related("benchmark")
+    for result in results.order_by("benchmark__key", "created_at"):
+        evaluations.setdefault(result.checkpoint_id, []).append(
+            {"id": result.id, "benchmark": result.benchmark.key, "score": result.score, "n": result.n}
+        )
+    page["results"] = [
+        {
+            "step": c.step,
+            "path": c.path,
+            "dtype": c.dtype,
+            "created_at": c.created_at.isoformat(),
+            "evaluations": evaluations.get(c.id, []),
+        }
+        for c in checkpoints
+    ]
+    return page
+
+
+@read_endpoint
+def run_checkpoints(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(Run.objects.visible_to(request.user), pk=pk)
+    return JsonResponse({"run": run.id} | _checkpoint_page(request, run))

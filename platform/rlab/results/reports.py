@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils.safestring import SafeString
 
 from evaluation.statistics import PairedDifference, Replicates, z_value
 from rlab.catalog.models import Dataset, RankEntry, Ranking
-from rlab.experiments.models import EXAMPLES_FIELD, Run, Sweep
+from rlab.experiments.models import EXAMPLES_FIELD, Run, Sweep, has_tag
 from rlab.results.bests import Best, Score, base_scores, base_scores_by_team, mean, setup_key
 from rlab.results.comparisons import (
     SEED_FIELDS,
@@ -295,15 +293,6 @@ def _benchmark_columns(keys: Iterable[str]) -> list[Column]:
 
 
 # ---------------------------------------------------------------- leaderboard
-
-
-def has_tag(tag: str, tags_field: str = "best_facets__tags") -> Q:
-    """Runs whose tag list (`tags_field`) holds `tag`: JSON containment where the database has it
-    (PostgreSQL), else the tag as a quoted JSON string within the list's text (SQLite, the embedded default,
-    where text matching ignores ASCII case)."""
-    if connection.features.supports_json_field_contains:
-        return Q(**{f"{tags_field}__contains": [tag]})
-    return Q(**{f"{tags_field}__icontains": json.dumps(tag)})
 
 
 @dataclass(frozen=True)

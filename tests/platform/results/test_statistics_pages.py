@@ -132,7 +132,7 @@ def test_a_difference_within_noise_is_marked_against_a_chosen_reference(alice, s
 def test_the_migration_fills_outcomes_intervals_and_best_scores(team_a, tmp_path):
     from django.apps import apps
 
-    migration = importlib.import_module("rlab.results.migrations.0002_eval_intervals")
+    migration = importlib.import_module("rlab.results.migrations.0003_eval_intervals")
     run = make_run(team_a)
     result = evaluate(run, 10, responses_for(["RR", "RW", "WW"]), tmp_path)
     type(result).objects.filter(pk=result.pk).update(outcomes=b"", score_lo=None, score_hi=None)
