@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from rlab.experiments import api
+from rlab.experiments import api, fleet_views
 
 api_patterns = [
     path("specs/validate/", api.validate, name="validate"),
@@ -12,6 +12,7 @@ api_patterns = [
     path("runs/<int:pk>/publish/", api.run_publish, name="run_publish"),
     path("sweeps/<int:pk>/cancel/", api.sweep_cancel, name="sweep_cancel"),
     path("sweeps/<int:pk>/retry/", api.sweep_retry, name="sweep_retry"),
+    path("workers/", fleet_views.fleet_json, name="workers"),
 ]
 
 urlpatterns = [

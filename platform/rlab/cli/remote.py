@@ -49,6 +49,7 @@ def api_request(method: str, server: str, path: str, token: str | None, **kwargs
     return body
 
 
-def submit_remote(server: str, token: str | None, yaml_text: str, team: str | None) -> list[dict]:
+def submit_remote(server: str, token: str | None, yaml_text: str, team: str | None) -> dict:
+    """The server's answer: {"runs": [...], "warnings": [...], ...}."""
     payload = {"yaml": yaml_text, **({"team": team} if team else {})}
-    return api_request("POST", server, "specs/submit/", token, json=payload)["runs"]
+    return api_request("POST", server, "specs/submit/", token, json=payload)

@@ -76,12 +76,15 @@ class Submit:
         if args.server:
             from rlab.cli.remote import submit_remote
 
-            runs = submit_remote(args.server, args.token, yaml_text, args.team)
+            submitted = submit_remote(args.server, args.token, yaml_text, args.team)
         else:
-            runs = _submit_local(yaml_text, args.team, args.user)
+            submitted = _submit_local(yaml_text, args.team, args.user)
+        runs = submitted["runs"]
         for run in runs:
             coordinates = json.dumps(run["coordinates"]) if run["coordinates"] else ""
             print(f"queued run {run['id']} {run['name']} {coordinates}".rstrip())
+        for warning in submitted.get("warnings", []):
+            print(f"warning: {warning}", file=sys.stderr)
         if args.wait:
             from rlab.cli.waiting import wait_for_runs
 
@@ -89,7 +92,8 @@ class Submit:
         return 0
 
 
-def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -> list[dict]:
+def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -> dict:
+    """{"runs": [...], "warnings": [...]} as the API answers."""
     try:
         parse_spec(yaml_text)
     except SpecError as error:
@@ -100,6 +104,7 @@ def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -
     from django.contrib.auth import get_user_model
 
     from rlab.experiments.api import run_json
+    from rlab.experiments.fleet import sweep_warnings
     from rlab.experiments.submission import submit_spec
     from rlab.teams.models import Team
 
@@ -121,4 +126,5 @@ def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -
         names = ", ".join(t.slug for t in teams) or "none; create one in the admin or with `rlab demo`"
         raise CommandError(f"name the team with --team (teams: {names})", INVALID_INPUT)
     sweep = submit_spec(team, user, yaml_text)
-    return [run_json(run) for run in sweep.runs.order_by("point_index")]
+    runs = list(sweep.runs.order_by("point_index"))
+    return {"runs": [run_json(run) for run in runs], "warnings": sweep_warnings(runs)}
