@@ -67,10 +67,17 @@ class DeviceView:
     lease: DeviceLease | None = None
     visible: bool = False  # the holder belongs to one of the viewer's teams (its name and link are shown)
 
+    @property
+    def run(self) -> Run | None:
+        """The run that holds the device, training or being evaluated."""
+        if self.lease is None:
+            return None
+        return self.lease.run or self.lease.eval_request.run
+
     def as_json(self) -> dict:
         holder = None
         if self.lease is not None:
-            run = self.lease.run or self.lease.eval_request.run
+            run = self.run
             holder = {"kind": "evaluation" if self.lease.eval_request_id else "run"}
             if self.visible:
                 holder |= {"run": run.id, "name": run.name, "url": f"/runs/{run.id}/"}
@@ -136,10 +143,10 @@ def fleet_for(user) -> Fleet:
         live = node.heartbeat_at >= expiry
         devices = []
         for device in node.devices:
-            lease = held.get((node.pk, device["id"])) if live else None
-            run = (lease.run or lease.eval_request.run) if lease else None
-            visible = run is not None and run.pk in visible_runs
-            devices.append(DeviceView(device["id"], device["model"], device["memory_mb"], lease, visible))
+            view = DeviceView(device["id"], device["model"], device["memory_mb"])
+            view.lease = held.get((node.pk, device["id"])) if live else None
+            view.visible = view.run is not None and view.run.pk in visible_runs
+            devices.append(view)
         views.append(NodeView(node, live, devices))
     views.sort(key=lambda view: (not view.live, view.node.host, view.node.name))
     runs = Counter(Run.objects.filter(status=Run.Status.QUEUED).values_list("queue", flat=True))
