@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from rlab.experiments.fleet import GPU_QUEUE, LOST_NODES_SHOWN_FOR
 from rlab.experiments.models import WorkerNode
 from workers.claim import package_versions
 from workers.devices import machine_devices
@@ -22,7 +23,6 @@ logger = logging.getLogger(__name__)
 
 # The node's name, inherited by the pool processes the worker forks.
 NODE_ENV = "RLAB_WORKER_NODE"
-GPU_QUEUE = "gpu"
 
 
 def _version() -> str:
@@ -33,8 +33,10 @@ def _version() -> str:
 
 
 def register_node(queues: list[str]) -> WorkerNode:
-    """The row of this worker (this process); a gpu worker reports its devices (settings.RLAB_GPUS)."""
+    """The row of this worker (this process); a gpu worker reports its devices (settings.RLAB_GPUS). Rows of
+    workers lost for longer than the fleet page shows them go."""
     devices = machine_devices(settings.RLAB_GPUS) if GPU_QUEUE in queues else []
+    WorkerNode.objects.filter(heartbeat_at__lt=timezone.now() - LOST_NODES_SHOWN_FOR).delete()
     name = f"{socket.gethostname()}:{os.getpid()}"
     node, _ = WorkerNode.objects.update_or_create(
         name=name,
