@@ -151,7 +151,7 @@ def wait_until_idle(app, broker_url: str, worker: WorkerProcess, timeout: float 
     while time.monotonic() < deadline:
         if worker.process.poll() is not None:
             return
-        queued = sum(client.llen(queue) for queue in ("cpu", "gpu"))
+        queued = sum(client.llen(queue) for queue in worker.queues.split(","))
         active = app.control.inspect(timeout=1.0).active() or {}
         if not queued and not any(active.values()):
             return
