@@ -118,9 +118,8 @@ def requeue_stale_evaluations() -> list[int]:
     """Send again the evaluations whose worker stopped sending heartbeats (killed during the evaluation):
     the next worker claims them, and the broker's own late re-delivery finds them taken or done."""
     stale = list(
-        EvalRequest.objects.filter(
-            status=EvalRequest.Status.RUNNING, heartbeat_at__lt=stale_before()
-        ).select_related("run")
+        EvalRequest.objects.filter(status=EvalRequest.Status.RUNNING, heartbeat_at__lt=stale_before())
+        .select_related("run")
     )
     for request in stale:
         logger.warning("evaluation %s: silent since %s; sending it again", request, request.heartbeat_at)

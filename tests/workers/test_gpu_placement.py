@@ -5,9 +5,11 @@ heartbeat expires (docs/architecture.md "GPU placement")."""
 
 import re
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from rlab.experiments.models import DeviceLease, Run, WorkerNode
 from rlab.experiments.submission import submit_spec
@@ -64,6 +66,8 @@ def test_four_one_gpu_runs_share_a_four_device_worker(team, sums, tiny_model_dir
         wait_for(lambda run=run: visible_devices(run), what=f"{run.name}'s devices in its log")
         assert [visible_devices(run)] == leases[run.pk], "each job sees exactly its own device"
     assert worker.log.read_text().count("4 device(s), 4 job(s) at once") == 1
+    node.refresh_from_db()
+    assert timezone.now() - node.heartbeat_at < timedelta(seconds=STALE_AFTER_SECONDS), "the node beats"
     cancel_and_finish(runs)
     assert [run.status for run in runs] == ["cancelled"] * 4
     wait_for(lambda: not DeviceLease.objects.exists(), timeout=10, what="the devices released")
