@@ -109,9 +109,31 @@ def child_env(test_database_url, celery_broker, redis_server, tmp_path_factory) 
 
 @pytest.fixture(scope="session")
 def worker_server(child_env, tmp_path_factory):
-    worker = WorkerProcess(child_env, tmp_path_factory.mktemp("worker") / "worker.log").start()
+    # The cpu queue only: tests of GPU placement start gpu workers with fake devices of their own
+    # (gpu_workers), which must be the only ones taking the gpu queue's runs.
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    worker = WorkerProcess(child_env, log, queues="cpu").start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def gpu_workers(child_env, tmp_path, celery_broker, redis_server):
+    """Start `rlab worker --queue gpu` processes with fake devices: `gpu_workers("0,1,2,3")` (RLAB_GPUS).
+    They are stopped after the test (a warm shutdown: cancel their runs first)."""
+    started: list[WorkerProcess] = []
+
+    def start(gpus: str, retry_seconds: float = 0.5) -> WorkerProcess:
+        env = {**child_env, "RLAB_GPUS": gpus, "RLAB_DEVICE_RETRY_SECONDS": str(retry_seconds)}
+        env["OMP_NUM_THREADS"] = "1"  # several jobs at once on a small CPU
+        log = tmp_path / f"gpu-worker-{len(started)}.log"
+        worker = WorkerProcess(env, log, queues="gpu").start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture
@@ -139,7 +161,7 @@ def wait_until_idle(app, broker_url: str, worker: WorkerProcess, timeout: float 
     while time.monotonic() < deadline:
         if worker.process.poll() is not None:
             return
-        queued = sum(client.llen(key) for key in queue_keys(("cpu", "gpu", "maintenance")))
+        queued = sum(client.llen(key) for key in queue_keys(tuple(worker.queues.split(","))))
         active = app.control.inspect(timeout=1.0).active() or {}
         if not queued and not any(active.values()):
             return

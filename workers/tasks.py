@@ -1,6 +1,7 @@
 """Celery tasks. `execute_run` is sent by name from the web app and the CLI."""
 
 import logging
+import os
 
 from celery import Task, shared_task
 from celery.signals import task_prerun
@@ -14,6 +15,8 @@ from workers.claim import claim_evaluation, claim_run, stale_before, worker_name
 from workers.evaluation import EVALUATE_TASK, evaluate_model, send_evaluation
 from workers.heartbeat import Heartbeat
 from workers.launch import job_for
+from workers.node import current_node
+from workers.placement import CUDA_VISIBLE_DEVICES, DevicesBusy, evaluation_waits, on_devices, run_waits
 from workers.reporting import RunCancelled, RunReporter
 from workers.retention import prune_after_evaluation
 
@@ -58,11 +61,22 @@ def settle_run(run_id: int) -> None:
 
 @shared_task(name=EXECUTE_RUN_TASK)
 def execute_run(run_id: int) -> str:
-    """Claim the run, execute its algorithm's job and record how it ended. Returns the final status."""
-    run = claim_run(run_id, worker_name())
+    """Claim the run (and its GPUs), execute its algorithm's job and record how it ended. Returns the final
+    status, or `waiting` when its GPUs are busy: the task then comes back later (workers.placement)."""
+    node = current_node()
+    try:
+        run = claim_run(run_id, worker_name(), node)
+    except DevicesBusy as busy:
+        run_waits(run_id, str(busy))
+        return "waiting"
     if run is None:
         logger.info("run %s is not claimable (taken, finished or cancelled); skipping", run_id)
         return "skipped"
+    with on_devices(node, run=run):
+        return _execute_claimed(run)
+
+
+def _execute_claimed(run: Run) -> str:
     try:
         artifact_dir = prepare_artifact_dir(run)
     except ArtifactError as error:
@@ -71,6 +85,8 @@ def execute_run(run_id: int) -> str:
     job = job_for(run.config)
     with run_log(artifact_dir) as log, Heartbeat(Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING)):
         logger.info("run %s (attempt %d) started on %s", run.name, run.attempts, run.worker)
+        if CUDA_VISIBLE_DEVICES in os.environ:
+            logger.info("run %s: %s=%s", run.name, CUDA_VISIBLE_DEVICES, os.environ[CUDA_VISIBLE_DEVICES])
         try:
             job(RunReporter(run, artifact_dir))
         except RunCancelled:
@@ -121,9 +137,19 @@ def requeue_stale_evaluations() -> list[int]:
 def evaluate_model_task(request_id: int) -> int:
     """Evaluate what one EvalRequest asks for (a run's base model or a checkpoint); returns the number of new
     results. A request that is done, failed or taken by a live worker is skipped."""
-    request = claim_evaluation(request_id, worker_name())
+    node = current_node()
+    try:
+        request = claim_evaluation(request_id, worker_name(), node)
+    except DevicesBusy:
+        evaluation_waits(request_id)
+        return 0
     if request is None:
         return 0
+    with on_devices(node, eval_request=request):
+        return _evaluate_claimed(request)
+
+
+def _evaluate_claimed(request: EvalRequest) -> int:
     run, checkpoint = request.run, request.checkpoint
     try:
         artifact_dir = prepare_artifact_dir(run)

@@ -199,6 +199,12 @@ RLAB_MAX_SWEEP_POINTS = int(os.environ.get("RLAB_MAX_SWEEP_POINTS", "1000"))
 RLAB_HEARTBEAT_SECONDS = float(os.environ.get("RLAB_HEARTBEAT_SECONDS", "15"))
 RLAB_STALE_AFTER_SECONDS = float(os.environ.get("RLAB_STALE_AFTER_SECONDS", "300"))
 RLAB_STALE_CHECK_SECONDS = float(os.environ.get("RLAB_STALE_CHECK_SECONDS", "60"))
+# GPU placement (docs/architecture.md "GPU placement"): the devices a gpu worker places jobs on (unset: every
+# GPU nvidia-smi lists; "0,1,2,3": those ids, real or fake; "": none), how soon a job that does not fit
+# tries again, and how long a run may wait before its worker holds devices back for it (no more backfill).
+RLAB_GPUS = os.environ.get("RLAB_GPUS")
+RLAB_DEVICE_RETRY_SECONDS = float(os.environ.get("RLAB_DEVICE_RETRY_SECONDS", "10"))
+RLAB_BACKFILL_LIMIT_SECONDS = float(os.environ.get("RLAB_BACKFILL_LIMIT_SECONDS", "1800"))
 
 # Celery: the filesystem transport needs no server; the same folder is inbox and outbox for all processes.
 # (Its URL names a host only so that kombu does not warn that none was given.)

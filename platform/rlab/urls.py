@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from rlab.experiments import api, read_api
+from rlab.experiments import api, fleet_views, read_api
 from rlab.results import api as results_api
 
 api_patterns = [
@@ -25,6 +25,7 @@ api_patterns = [
     path("evaluations/<int:pk>/problems/", results_api.evaluation_problems, name="evaluation_problems"),
     path("leaderboard/", results_api.leaderboard, name="leaderboard"),
     path("leaderboard/global/", results_api.global_leaderboard, name="global_leaderboard"),
+    path("workers/", fleet_views.fleet_json, name="workers"),
 ]
 
 urlpatterns = [

@@ -76,6 +76,7 @@ def api_list(server: str, path: str, token: str | None, params: dict, limit: int
     return rows[:limit]
 
 
-def submit_remote(server: str, token: str | None, yaml_text: str, team: str | None) -> list[dict]:
+def submit_remote(server: str, token: str | None, yaml_text: str, team: str | None) -> dict:
+    """The server's answer: {"runs": [...], "warnings": [...], ...}."""
     payload = {"yaml": yaml_text, **({"team": team} if team else {})}
-    return api_request("POST", server, "specs/submit/", token, json=payload)["runs"]
+    return api_request("POST", server, "specs/submit/", token, json=payload)

@@ -178,7 +178,7 @@ class Demo:
         password = ensure_demo_account()
         url = f"http://{args.host}:{args.port}/"
         with _services(args.host, args.port, worker=True) as children:
-            runs = _submit_local(yaml_text, DEMO_TEAM, DEMO_USER)
+            runs = _submit_local(yaml_text, DEMO_TEAM, DEMO_USER)["runs"]
             print(f"\nRLVR Lab is up at {url}  (log in as {DEMO_USER} / {password})", flush=True)
             print(f"Submitted {args.spec}: {', '.join(r['name'] for r in runs)}", flush=True)
             status = wait_for_runs([r["id"] for r in runs])

@@ -80,12 +80,15 @@ class Submit:
         if args.server:
             from rlab.cli.remote import submit_remote
 
-            runs = submit_remote(args.server, args.token, yaml_text, args.team)
+            submitted = submit_remote(args.server, args.token, yaml_text, args.team)
         else:
-            runs = _submit_local(yaml_text, args.team, args.user)
+            submitted = _submit_local(yaml_text, args.team, args.user)
+        runs = submitted["runs"]
         for run in runs:
             coordinates = json.dumps(run["coordinates"]) if run["coordinates"] else ""
             print(f"queued run {run['id']} {run['name']} {coordinates}".rstrip())
+        for warning in submitted.get("warnings", []):
+            print(f"warning: {warning}", file=sys.stderr)
         if args.wait:
             from rlab.cli.waiting import wait_for_runs
 
@@ -128,7 +131,8 @@ def _check_catalog(points: list, team_slug: str | None) -> str:
     return f"(checked against team {team.slug}'s catalogue)"
 
 
-def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -> list[dict]:
+def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -> dict:
+    """{"runs": [...], "warnings": [...]} as the API answers."""
     try:
         parse_spec(yaml_text)
     except SpecError as error:
@@ -139,6 +143,7 @@ def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -
     from django.contrib.auth import get_user_model
 
     from rlab.experiments.api import run_json
+    from rlab.experiments.fleet import sweep_warnings
     from rlab.experiments.submission import submit_spec
 
     user = None
@@ -148,4 +153,5 @@ def _submit_local(yaml_text: str, team_slug: str | None, username: str | None) -
             raise CommandError(f"no user named {username!r}", INVALID_INPUT)
     team = _team(team_slug, user)
     sweep = submit_spec(team, user, yaml_text)
-    return [run_json(run) for run in sweep.runs.select_related("team").order_by("point_index")]
+    runs = list(sweep.runs.select_related("team").order_by("point_index"))
+    return {"runs": [run_json(run) for run in runs], "warnings": sweep_warnings(runs)}

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from rlab.experiments.models import Checkpoint, Run, Spec, Sweep, TrainMetric
+from rlab.experiments.models import Checkpoint, DeviceLease, Run, Spec, Sweep, TrainMetric, WorkerNode
 
 
 @admin.register(Spec)
@@ -31,3 +31,18 @@ class RunAdmin(admin.ModelAdmin):
 @admin.register(TrainMetric)
 class TrainMetricAdmin(admin.ModelAdmin):
     list_display = ["run", "step"]
+
+
+class DeviceLeaseInline(admin.TabularInline):
+    model = DeviceLease
+    extra = 0
+    raw_id_fields = ["run", "eval_request"]
+
+
+@admin.register(WorkerNode)
+class WorkerNodeAdmin(admin.ModelAdmin):
+    """Deleting a lost worker's row frees its leases at once (they would go with its heartbeat anyway)."""
+
+    list_display = ["name", "host", "heartbeat_at", "started_at"]
+    search_fields = ["name", "host"]
+    inlines = [DeviceLeaseInline]

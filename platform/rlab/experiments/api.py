@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_POST
 
 from rlab.experiments.actions import cancel_sweep, retry_sweep
+from rlab.experiments.fleet import sweep_warnings
 from rlab.experiments.models import Run, Sweep
 from rlab.experiments.publishing import set_published
 from rlab.experiments.submission import submit_spec
@@ -53,6 +54,7 @@ def run_json(run: Run) -> dict:
         "coordinates": run.coordinates,
         "tags": run.config.get("tags", []),
         "error": run.error,
+        "waiting_for": run.waiting_for,
         "published": run.published,
         "best_step": run.best_step,
         "best_average": run.best_average,
@@ -92,11 +94,13 @@ def submit(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": str(error)}, status=error.status)
     except Http404:
         return JsonResponse({"error": "no such team"}, status=404)
+    runs = list(sweep.runs.order_by("point_index"))
     return JsonResponse(
         {
             "sweep": sweep.id,
             "spec": sweep.spec_id,
-            "runs": [run_json(r) for r in sweep.runs.select_related("team").order_by("point_index")],
+            "runs": [run_json(r) for r in runs],
+            "warnings": sweep_warnings(runs),
         },
         status=201,
     )

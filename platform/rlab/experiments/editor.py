@@ -1,11 +1,12 @@
 """The spec editor's server side: the form with the names a team's spec may use, and checking a spec as the
 launch would (schema, registries, and the team's catalog), counting the runs it creates."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from functools import cache
 
 from rlab.catalog.models import Dataset
+from rlab.experiments.fleet import capacity_warnings
 from rlab.experiments.spec_form import SpecForm
 from rlab.experiments.submission import check_catalog
 from rlab.spec import FieldError, SpecError, expand_sweep, json_schema, parse_spec
@@ -13,10 +14,12 @@ from rlab.spec import FieldError, SpecError, expand_sweep, json_schema, parse_sp
 
 @dataclass(frozen=True)
 class Check:
-    """The outcome of checking the editor's YAML: errors, or how many runs launching creates."""
+    """The outcome of checking the editor's YAML: errors, or how many runs launching creates and what no
+    live worker can take (capacity warnings: the spec is still accepted)."""
 
     errors: list[FieldError]
     run_count: int
+    warnings: list[str] = field(default_factory=list)
 
 
 UNKNOWN_FIELD = "unknown field"  # rlab.spec's message for a key the schema does not have
@@ -48,7 +51,8 @@ def check_spec(team, yaml_text: str) -> Check:
         check_catalog(team, [point.spec for point in points])
     except SpecError as error:
         return Check(suggest_names(error.errors), 0)
-    return Check([], len(points))
+    needs = ((point.spec.resources.queue, point.spec.resources.gpus or 0) for point in points)
+    return Check([], len(points), capacity_warnings(needs))
 
 
 def spec_form_for(team) -> SpecForm:

@@ -106,6 +106,9 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # A queued run that a worker took but could not place (its GPUs busy): what it waits for, and since when.
+    waiting_for = models.CharField(max_length=300, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
     published = models.BooleanField(default=False, help_text="Shown on the global leaderboard.")
     published_at = models.DateTimeField(null=True, blank=True)
     # The best-average checkpoint, kept by rlab.results.bests whenever one of the run's checkpoints is
@@ -138,6 +141,11 @@ class Run(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def gpus(self) -> int:
+        """The GPUs the run holds while it trains: resources.gpus on the gpu queue, none on the cpu queue."""
+        return (self.config.get("resources", {}).get("gpus") or 0) if self.queue == "gpu" else 0
 
     def heartbeat(self, **fields) -> None:
         """Write progress fields and the heartbeat time without touching anything else."""
@@ -287,3 +295,48 @@ class EvalRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN
+
+
+class WorkerNode(models.Model):
+    """One `rlab worker` process (a machine, or part of one): its queues and devices, kept alive by a
+    heartbeat. A node silent for RLAB_STALE_AFTER_SECONDS is gone: its device leases no longer count."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="host:pid of the worker's main process")
+    host = models.CharField(max_length=200, db_index=True)
+    queues = models.JSONField(default=list)
+    devices = models.JSONField(default=list, help_text="[{id, model, memory_mb}] of the GPUs it places on")
+    versions = models.JSONField(default=dict, blank=True, help_text="rlab and the ML packages")
+    started_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["host", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def device_ids(self) -> list[str]:
+        return [device["id"] for device in self.devices]
+
+
+class DeviceLease(models.Model):
+    """A GPU of a host held by a run or an evaluation. Unique per host and device, so two workers of one
+    machine never hand out the same GPU; deleted when the job ends, ignored (and taken over) once its node's
+    heartbeat has expired."""
+
+    node = models.ForeignKey(WorkerNode, on_delete=models.CASCADE, related_name="leases")
+    host = models.CharField(max_length=200)
+    device = models.CharField(max_length=20)
+    run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.CASCADE, related_name="leases")
+    eval_request = models.ForeignKey(
+        EvalRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="leases"
+    )
+    acquired_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host", "device"]
+        constraints = [models.UniqueConstraint(fields=["host", "device"], name="unique_device_lease")]
+
+    def __str__(self) -> str:
+        return f"{self.host} GPU {self.device}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rlab.experiments import publishing, sweep_views, views
+from rlab.experiments import fleet_views, publishing, sweep_views, views
 
 app_name = "experiments"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("sweeps/<int:pk>/", sweep_views.sweep_detail, name="sweep_detail"),
     path("sweeps/<int:pk>/cancel/", sweep_views.sweep_cancel, name="sweep_cancel"),
     path("sweeps/<int:pk>/retry/", sweep_views.sweep_retry, name="sweep_retry"),
+    path("workers/", fleet_views.fleet_page, name="fleet"),
     path("specs/", views.spec_list, name="spec_list"),
     path("specs/new/", views.spec_new, name="spec_new"),
     path("specs/new/form/", views.spec_form_to_yaml, name="spec_form_to_yaml"),

@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from rlab.experiments import run_columns
 from rlab.experiments.actions import NotRetryable, cancel_runs, retry_run
 from rlab.experiments.editor import Check, check_spec, spec_form_for, suggest_names
+from rlab.experiments.fleet import sweep_warnings, waiting_note
 from rlab.experiments.models import Run, Spec
 from rlab.experiments.run_report import (
     config_yaml,
@@ -87,6 +88,7 @@ def _status_context(run: Run) -> dict:
         "duration": format_duration(took),
         "evaluations": evaluation_status(run),
         "queue_position": queue_position(run),
+        "waiting_note": waiting_note(run),
     }
 
 
@@ -216,8 +218,11 @@ def spec_new(request: HttpRequest) -> HttpResponse:
                 cloned_from=cloned_from,
                 template=_editor_template(request, "partials/spec_form_update.html"),
             )
-        count = sweep.runs.count()
+        runs = list(sweep.runs.all())
+        count = len(runs)
         messages.success(request, f"Launched {count} run{'s' if count != 1 else ''} of {sweep.spec.name}.")
+        for warning in sweep_warnings(runs):
+            messages.warning(request, f"Warning: {warning}.")
         return _redirect(request, f"{reverse('experiments:run_list')}?sweep={sweep.pk}")
     if cloned_from:
         yaml_text = cloned_from.yaml_text
