@@ -25,6 +25,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# One run.log line per step: what a researcher tails (the full metrics are on the run page and in the API).
+STEP_LINE_METRICS = (
+    ("reward_mean", "reward"),
+    ("train_accuracy", "accuracy"),
+    ("boxed_ratio", "boxed"),
+    ("loss", "loss"),
+    ("entropy", "entropy"),
+    ("step_seconds", "seconds"),
+)
+
+
+def step_summary(metrics: dict) -> str:
+    parts = [
+        f"{label} {value:.4g}"
+        for key, label in STEP_LINE_METRICS
+        if isinstance(value := metrics.get(key), int | float) and not isinstance(value, bool)
+    ]
+    return ", ".join(parts) or "no metrics"
+
+
 @dataclass
 class DatabaseCallbacks:
     """Reports the trainer's steps, per-example accuracies and checkpoints to the run's rows, queues the
@@ -35,6 +55,7 @@ class DatabaseCallbacks:
 
     def on_step(self, step: int, metrics: dict) -> None:
         self.reporter.step_done(step, metrics)
+        logger.info("step %d/%d: %s", step, self.total_steps, step_summary(metrics))
 
     def on_example_accuracy(self, epoch: int, accuracy: dict) -> None:
         EpochAccuracy.record(self.reporter.run, epoch, accuracy)
