@@ -19,6 +19,7 @@ from workers.artifacts import writing
 from workers.model_refs import run_model
 
 if TYPE_CHECKING:
+    from evaluation.loglikelihood import LoglikelihoodRun
     from evaluation.runner import BenchmarkRun
 
 logger = logging.getLogger(__name__)
@@ -161,6 +162,60 @@ def record_outcome(
     )
 
 
+def eval_mode(config: dict, benchmark_id: str) -> str:
+    """The spec's eval.mode for one benchmark (configs from before the field generate)."""
+    mode = config["eval"].get("mode", "generate")
+    return mode if isinstance(mode, str) else mode.get(benchmark_id, "generate")
+
+
+def record_loglikelihood(
+    run: Run, checkpoint: Checkpoint | None, model_ref: str, outcome: LoglikelihoodRun, items_path: Path
+) -> EvalResult:
+    """Store a log-likelihood evaluation: the formulation is its template (so it never shares a key or a
+    leaderboard column with generated answers), the score its primary metric, one ExampleResult per
+    question with the chosen option's letter."""
+    from evaluation.templates import LETTERS
+
+    dataset = benchmark_dataset(outcome.benchmark.id, outcome.problems)
+    examples = {e.index: e for e in dataset.examples.filter(index__lt=len(outcome.problems))}
+    primary = outcome.score.primary
+    return EvalResult.record(
+        team=run.team,
+        run=run,
+        checkpoint=checkpoint,
+        model_ref=model_ref,
+        benchmark=dataset.benchmarks.get(),
+        template=outcome.template,
+        sampling=outcome.setup_record,
+        n=outcome.score.n_problems,
+        k=1,
+        score=outcome.score.value,
+        per_subject=outcome.score.by_subject,
+        metrics={"loglikelihood": outcome.score.accuracy, "stderr": outcome.score.stderr, "primary": primary},
+        samples_path=str(items_path),
+        examples=[
+            {
+                "example": examples[i],
+                "samples": 1,
+                "correct": int(item.correct(primary)),
+                "mean_length": sum(item.n_tokens) / len(item.n_tokens),
+                "extracted_answers": [LETTERS[item.pred_norm if primary == "acc_norm" else item.pred]],
+            }
+            for i, item in enumerate(outcome.items)
+        ],
+    )
+
+
+def evaluate_loglikelihood_benchmark(run: Run, checkpoint, model_ref: str, weights: str, benchmark_id: str):
+    from evaluation.loglikelihood import LoglikelihoodConfig, evaluate_loglikelihood
+    from evaluation.loglikelihood.scoring import TransformersScorer
+
+    # Options are scored with the transformers model (vLLM engines give no per-option scores here).
+    backend = warm_backend("transformers", model_ref, weights, run.config["model"]["dtype"])
+    config = LoglikelihoodConfig(limit=run.config["eval"]["limit"])
+    return evaluate_loglikelihood(TransformersScorer(backend.model, backend.tokenizer), benchmark_id, config)
+
+
 def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) -> list[EvalResult]:
     """Evaluate the base model (checkpoint None) or a checkpoint of `run` on its spec's suite.
 
@@ -178,13 +233,23 @@ def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) 
     if not todo:
         return []
     weights = checkpoint.path if checkpoint else model.weights
-    backend = warm_backend(
-        backend_name(config["eval"]["backend"]), model_ref, weights, config["model"]["dtype"]
-    )
-    tokenizer = backend_tokenizer(backend, weights)
     label = f"step-{checkpoint.step}" if checkpoint else "base"
     results = []
     for benchmark_id in todo:
+        if eval_mode(config, benchmark_id) == "loglikelihood":
+            scored = evaluate_loglikelihood_benchmark(run, checkpoint, model_ref, weights, benchmark_id)
+            items_path = artifact_dir / "evals" / label / f"{benchmark_id}.{scored.template}.jsonl"
+            with writing(items_path):
+                scored.write_items(items_path)
+            results.append(record_loglikelihood(run, checkpoint, model_ref, scored, items_path))
+            logger.info(
+                "run %s %s: %s %s = %.3f", run.name, label, benchmark_id, scored.template, scored.score.value
+            )
+            continue
+        backend = warm_backend(
+            backend_name(config["eval"]["backend"]), model_ref, weights, config["model"]["dtype"]
+        )
+        tokenizer = backend_tokenizer(backend, weights)
         outcome = evaluate_benchmark(backend, tokenizer, benchmark_id, eval_config)
         samples_path = artifact_dir / "evals" / label / f"{benchmark_id}.jsonl"
         with writing(samples_path):

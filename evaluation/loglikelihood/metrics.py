@@ -66,7 +66,7 @@ class ChoiceScore:
     n_problems: int
     primary: str
     accuracy: dict[str, float]
-    stderr: dict[str, float]
+    stderr: dict[str, float | None]  # None with fewer than 2 questions
     by_subject: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -74,11 +74,11 @@ class ChoiceScore:
         return self.accuracy[self.primary]
 
 
-def _mean_and_stderr(verdicts: list[bool]) -> tuple[float, float]:
+def _mean_and_stderr(verdicts: list[bool]) -> tuple[float, float | None]:
     n = len(verdicts)
     mean = sum(verdicts) / n
     if n < 2:
-        return mean, math.nan
+        return mean, None
     variance = sum((v - mean) ** 2 for v in verdicts) / (n - 1)
     return mean, math.sqrt(variance / n)
 

@@ -290,6 +290,9 @@ class SamplingSpec(Block):
     seed: int = Field(0, ge=0)
 
 
+EvalMode = Literal["generate", "loglikelihood"]
+
+
 class EvalSpec(Block):
     suite: list[str] = Field(["math500"], min_length=1, description="Benchmark ids.")
     template: str = Field("qwen25-math-cot")
@@ -298,6 +301,15 @@ class EvalSpec(Block):
     limit: int | None = Field(None, ge=1, description="First N problems per benchmark (smoke runs).")
     base_model: bool = Field(True, description="Also evaluate the untrained model once.")
     backend: Literal["auto", "vllm", "transformers"] = "auto"
+    mode: EvalMode | dict[str, EvalMode] = Field(
+        "generate",
+        description="generate: sample and grade a response; loglikelihood: score each option by its "
+        "log-likelihood in the benchmark's default formulation (multiple-choice benchmarks only). One mode "
+        "for the suite, or a mapping {benchmark: mode} (unlisted ones generate).",
+    )
+
+    def mode_of(self, benchmark: str) -> EvalMode:
+        return self.mode if isinstance(self.mode, str) else self.mode.get(benchmark, "generate")
 
 
 class ResourcesSpec(Block):
@@ -449,6 +461,20 @@ def _registry_errors(spec: SpecV1) -> list[FieldError]:
         FieldError(f"eval.suite[{i}]", f"unknown benchmark {name!r}; known: {', '.join(sorted(benchmarks))}")
         for i, name in enumerate(spec.eval.suite)
         if name not in benchmarks
+    ]
+    declared = {b.id: b.formulations for b in list_benchmarks()}
+    modes = spec.eval.mode if isinstance(spec.eval.mode, dict) else {}
+    errors += [
+        FieldError(f"eval.mode.{name}", f"{name!r} is not in eval.suite")
+        for name in modes
+        if name not in spec.eval.suite
+    ]
+    errors += [
+        FieldError(
+            f"eval.mode.{name}" if modes else "eval.mode", f"{name!r} has no log-likelihood formulation"
+        )
+        for name in spec.eval.suite
+        if name in declared and spec.eval.mode_of(name) == "loglikelihood" and not declared[name]
     ]
     template_fields = [("eval.template", spec.eval.template)]
     if spec.data is not None:

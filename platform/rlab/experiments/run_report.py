@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rlab.experiments.charts import Chart, Series, line_chart
 from rlab.experiments.models import Checkpoint, Run
 from rlab.experiments.spec_form import dump_yaml
+from rlab.results.bests import column_key
 from rlab.results.drilldown import base_evaluations
 from rlab.results.models import EvalResult
 from rlab.spec import SpecV1
@@ -89,7 +90,7 @@ def eval_table(run: Run) -> EvalTable:
     checkpoints = list(run.checkpoints.all())
     latest: dict[tuple[int | None, str], EvalResult] = {}
     for result in EvalResult.objects.filter(run=run).select_related("benchmark").order_by("created_at"):
-        latest[(result.checkpoint_id, result.benchmark.key)] = result
+        latest[(result.checkpoint_id, column_key(result.benchmark.key, result.template))] = result
     benchmarks = sorted({key for _, key in latest})
     bases = base_evaluations(run.team_id, run.config.get("model", {}).get("id", "")) if latest else {}
 

@@ -21,7 +21,15 @@ from django.utils.safestring import SafeString
 
 from rlab.catalog.models import Dataset, RankEntry, Ranking
 from rlab.experiments.models import Run, Sweep
-from rlab.results.bests import Best, Score, base_scores, base_scores_by_team, mean, setup_key
+from rlab.results.bests import (
+    Best,
+    Score,
+    base_scores,
+    base_scores_by_team,
+    column_label,
+    mean,
+    setup_key,
+)
 from rlab.results.html import object_url, score_cells
 from rlab.results.models import EvalResult
 
@@ -181,7 +189,7 @@ def _score_cells(
 
 
 def _benchmark_columns(keys: Iterable[str]) -> list[Column]:
-    return [Column(key, key) for key in sorted(set(keys))]
+    return [Column(key, column_label(key)) for key in sorted(set(keys))]
 
 
 # ---------------------------------------------------------------- leaderboard
