@@ -17,15 +17,19 @@ from tests.platform.test_views import logged_in
 MIXED_SPEC = """
 name: ll-arc
 model: {{id: {model}, dtype: float32}}
+data: {{dataset: numbers, examples: [0]}}
 eval: {{suite: [arc_easy, arith], mode: {{arc_easy: loglikelihood}}, template: one-shot-boxed, limit: 3,
        sampling: {{max_new_tokens: 4}}}}
 resources: {{queue: cpu, gpus: 0}}
 """
 
 
+BASE = {"name": "x", "model": {"id": "m"}, "data": {"dataset": "numbers"}}
+
+
 def spec_errors(eval_block: dict) -> list[tuple[str, str]]:
     with pytest.raises(SpecError) as caught:
-        validate_spec({"name": "x", "model": {"id": "m"}, "eval": eval_block})
+        validate_spec({**BASE, "eval": eval_block})
     return [(e.path, e.message) for e in caught.value.errors]
 
 
@@ -36,7 +40,7 @@ def test_the_spec_refuses_loglikelihood_for_generation_only_benchmarks_and_unkno
     assert spec_errors({"suite": ["arc_easy"], "mode": {"gpqa_diamond": "loglikelihood"}}) == [
         ("eval.mode.gpqa_diamond", "'gpqa_diamond' is not in eval.suite")
     ]
-    spec = validate_spec({"name": "x", "model": {"id": "m"}, "eval": {"suite": ["arc_easy", "arith"]}})
+    spec = validate_spec({**BASE, "eval": {"suite": ["arc_easy", "arith"]}})
     assert spec.eval.mode_of("arc_easy") == "generate"
 
 
