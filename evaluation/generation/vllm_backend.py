@@ -110,7 +110,7 @@ def supports_inplace_reload(path: str, on_cpu: bool) -> bool:
 
 
 def vllm_dtype(dtype: str) -> str:
-    """ "auto" is bfloat16 on GPU and CPU alike: vLLM's CPU kernels are built for it (avx512_bf16)."""
+    """"auto" is bfloat16 on GPU and CPU alike: vLLM's CPU kernels are built for it (avx512_bf16)."""
     return "bfloat16" if dtype == "auto" else dtype
 
 

@@ -82,3 +82,19 @@ def test_contexts_too_long_for_the_model_are_refused_with_their_length(tiny_lm, 
 def test_requests_without_continuations_are_refused(tiny_lm, bpe_tokenizer):
     with pytest.raises(ValueError, match="request 0 has no continuations"):
         TransformersScorer(tiny_lm, bpe_tokenizer).score([ChoiceRequest("ctx", ())])
+
+
+def test_the_scorer_follows_the_generation_backend(tiny_lm, bpe_tokenizer):
+    from evaluation.generation.transformers_backend import TransformersBackend
+    from evaluation.loglikelihood.backends import scorer_for
+
+    scorer = scorer_for(TransformersBackend(tiny_lm, bpe_tokenizer), bpe_tokenizer)
+    assert isinstance(scorer, TransformersScorer) and scorer.model is tiny_lm
+
+    class Echo:
+        name = "echo"
+
+    with pytest.raises(
+        ValueError, match="no log-likelihood scorer for the 'echo' backend; known: transformers, vllm"
+    ):
+        scorer_for(Echo(), bpe_tokenizer)
