@@ -22,6 +22,7 @@ from workers.artifacts import writing
 from workers.model_refs import run_model
 
 if TYPE_CHECKING:
+    from evaluation.loglikelihood import LoglikelihoodRun
     from evaluation.runner import BenchmarkRun
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,52 @@ def record_outcome(
     )
 
 
+def record_loglikelihood(
+    run: Run, checkpoint: Checkpoint | None, model_ref: str, outcome: LoglikelihoodRun, items_path: Path
+) -> EvalResult:
+    """Store a log-likelihood evaluation: the formulation is its template (so it never shares a key or a
+    leaderboard column with generated answers), the score its primary metric, one ExampleResult per
+    question with the chosen option's letter."""
+    from evaluation.templates import LETTERS
+
+    dataset = benchmark_dataset(outcome.benchmark.id, outcome.problems)
+    examples = {e.index: e for e in dataset.examples.filter(index__lt=len(outcome.problems))}
+    primary = outcome.score.primary
+    return EvalResult.record(
+        team=run.team,
+        run=run,
+        checkpoint=checkpoint,
+        model_ref=model_ref,
+        benchmark=dataset.benchmarks.get(),
+        template=outcome.template,
+        sampling=outcome.setup_record,
+        n=outcome.score.n_problems,
+        k=1,
+        score=outcome.score.value,
+        per_subject=outcome.score.by_subject,
+        metrics={"loglikelihood": outcome.score.accuracy, "stderr": outcome.score.stderr, "primary": primary},
+        samples_path=str(items_path),
+        examples=[
+            {
+                "example": examples[i],
+                "samples": 1,
+                "correct": int(item.correct(primary)),
+                "mean_length": sum(item.n_tokens) / len(item.n_tokens),
+                "extracted_answers": [LETTERS[item.pred_norm if primary == "acc_norm" else item.pred]],
+            }
+            for i, item in enumerate(outcome.items)
+        ],
+    )
+
+
+def evaluate_loglikelihood_benchmark(backend, tokenizer, run: Run, benchmark_id: str) -> LoglikelihoodRun:
+    from evaluation.loglikelihood import LoglikelihoodConfig, evaluate_loglikelihood
+    from evaluation.loglikelihood.backends import scorer_for
+
+    config = LoglikelihoodConfig(limit=run.config["eval"]["limit"], data_dir=Path(settings.RLAB_DATA_DIR))
+    return evaluate_loglikelihood(scorer_for(backend, tokenizer), benchmark_id, config)
+
+
 def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) -> list[EvalResult]:
     """Evaluate the base model (checkpoint None) or a checkpoint of `run` on its spec's suite.
 
@@ -223,6 +270,16 @@ def evaluate_model(run: Run, checkpoint: Checkpoint | None, artifact_dir: Path) 
     label = f"step-{checkpoint.step}" if checkpoint else "base"
     results = []
     for benchmark_id in todo:
+        if spec.eval.mode_of(benchmark_id) == "loglikelihood":
+            scored = evaluate_loglikelihood_benchmark(backend, tokenizer, run, benchmark_id)
+            items_path = artifact_dir / "evals" / label / f"{benchmark_id}.{scored.template}.jsonl"
+            with writing(items_path):
+                scored.write_items(items_path)
+            results.append(record_loglikelihood(run, checkpoint, model_ref, scored, items_path))
+            logger.info(
+                "run %s %s: %s %s = %.3f", run.name, label, benchmark_id, scored.template, scored.score.value
+            )
+            continue
         outcome = evaluate_benchmark(backend, tokenizer, benchmark_id, eval_config)
         samples_path = artifact_dir / "evals" / label / f"{benchmark_id}.jsonl"
         with writing(samples_path):

@@ -6,6 +6,10 @@ from evaluation.benchmarks.spec import BenchmarkSpec, HubSource, RowMapping, Sam
 from evaluation.benchmarks.transforms import arc_choices, gpqa_shuffle, minerva_gold, mmlu_pro_choices
 
 AVG_AT_8 = Sampling(temperature=0.6)
+# Log-likelihood formulations (evaluation.loglikelihood.formulations): ARC is scored as lm-evaluation-harness
+# does (cloze, acc_norm) by default, or by option letter; GPQA and MMLU-Pro by option letter.
+ARC_FORMULATIONS = ("ll-cloze", "ll-mcf")
+LETTERED = ("ll-mcf",)
 
 register(
     BenchmarkSpec(
@@ -110,6 +114,7 @@ register(
         default_template="mc-cot",
         local_stem="benchmarks/arc_challenge/test",
         hub=HubSource("allenai/ai2_arc", config="ARC-Challenge", split="test"),
+        formulations=ARC_FORMULATIONS,
     )
 )
 
@@ -122,6 +127,7 @@ register(
         default_template="mc-cot",
         local_stem="benchmarks/arc_easy/test",
         hub=HubSource("allenai/ai2_arc", config="ARC-Easy", split="test"),
+        formulations=ARC_FORMULATIONS,
     )
 )
 
@@ -142,6 +148,7 @@ register(
         default_template="mc-cot",
         local_stem="benchmarks/gpqa_diamond/test",
         hub=HubSource("Idavidrein/gpqa", config="gpqa_diamond", split="train"),
+        formulations=LETTERED,
     )
 )
 
@@ -165,6 +172,7 @@ register(
         hub=HubSource(
             "TIGER-Lab/MMLU-Pro", split="test", revision="3373e0b32277875b8db2aa555a333b78a08477ea"
         ),
+        formulations=LETTERED,
     )
 )
 

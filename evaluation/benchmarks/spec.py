@@ -67,6 +67,13 @@ class BenchmarkSpec:
     generate: Callable[[], list[dict[str, Any]]] | None = None
     repeats: int = 1  # k of avg@k: samples drawn per problem
     sampling: Sampling = Sampling()
+    # Log-likelihood formulations it can be scored with (evaluation.loglikelihood.formulations), the
+    # default first; empty: generation only.
+    formulations: tuple[str, ...] = ()
+
+    @property
+    def default_formulation(self) -> str | None:
+        return self.formulations[0] if self.formulations else None
 
     @property
     def hub_mapping(self) -> RowMapping:

@@ -191,6 +191,11 @@ class VllmBackend:
             progress(total, total)
         return completions
 
+    @property
+    def llm(self) -> Any:
+        """The `vllm.LLM` serving this backend's weights now (for log-likelihood scoring)."""
+        return self._engine().llm
+
     def _engine(self) -> _Engine:
         # Fetched per call: another backend may have swapped the engine's weights or replaced it since.
         if self._closed:

@@ -293,6 +293,9 @@ class SamplingSpec(Block):
     seed: int = Field(0, ge=0)
 
 
+EvalMode = Literal["generate", "loglikelihood"]
+
+
 class EvalSpec(Block):
     suite: list[str] = Field(["math500"], min_length=1, description="Benchmark ids.")
     template: str | None = Field(
@@ -314,6 +317,15 @@ class EvalSpec(Block):
         "or evaluated and flagged (flag).",
     )
     backend: Literal["auto", "vllm", "transformers"] = "auto"
+    mode: EvalMode | dict[str, EvalMode] = Field(
+        "generate",
+        description="generate: sample and grade a response; loglikelihood: score each option by its "
+        "log-likelihood in the benchmark's default formulation (multiple-choice benchmarks only). One mode "
+        "for the suite, or a mapping {benchmark: mode} (unlisted ones generate).",
+    )
+
+    def mode_of(self, benchmark: str) -> EvalMode:
+        return self.mode if isinstance(self.mode, str) else self.mode.get(benchmark, "generate")
 
 
 class ResourcesSpec(Block):
@@ -472,10 +484,20 @@ def _registry_errors(spec: SpecV1) -> list[FieldError]:
         for i, name in enumerate(spec.eval.suite)
         if name not in benchmarks
     ]
+    declared = {b.id: b.formulations for b in list_benchmarks()}
+    modes = spec.eval.mode if isinstance(spec.eval.mode, dict) else {}
+    for field, named in (("eval.templates", spec.eval.templates), ("eval.mode", modes)):
+        errors += [
+            FieldError(f"{field}.{name}", f"{name!r} is not in eval.suite")
+            for name in named
+            if name not in spec.eval.suite
+        ]
     errors += [
-        FieldError(f"eval.templates.{name}", f"{name!r} is not in eval.suite")
-        for name in spec.eval.templates
-        if name not in spec.eval.suite
+        FieldError(
+            f"eval.mode.{name}" if modes else "eval.mode", f"{name!r} has no log-likelihood formulation"
+        )
+        for name in spec.eval.suite
+        if name in declared and spec.eval.mode_of(name) == "loglikelihood" and not declared[name]
     ]
     template_fields = [(f"eval.templates.{b}", t) for b, t in spec.eval.templates.items()]
     if spec.eval.template is not None:

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from evaluation.loglikelihood.formulations import is_formulation
 from evaluation.metrics import best_average_checkpoint
+
+FORMULATION_SEPARATOR = "@"
 
 RESULT_FIELDS = (
     "pk",
@@ -34,9 +37,22 @@ RESULT_FIELDS = (
 INTERVAL_FIELDS = ("score_lo", "score_hi")
 
 
+def column_key(benchmark: str, template: str) -> str:
+    """What a score is filed under in Run.best_scores and the leaderboards' columns: the benchmark key, plus
+    the log-likelihood formulation where the template is one (`arc_easy@ll-cloze`), so that a score from
+    option log-likelihoods never shares a column with one from generated answers."""
+    return f"{benchmark}{FORMULATION_SEPARATOR}{template}" if is_formulation(template) else benchmark
+
+
+def column_label(key: str) -> str:
+    benchmark, _, formulation = key.partition(FORMULATION_SEPARATOR)
+    return f"{benchmark} ({formulation})" if formulation else benchmark
+
+
 @dataclass(frozen=True)
 class Score:
-    """One evaluation: a benchmark's score of one model or checkpoint, and the EvalResult it comes from."""
+    """One evaluation of one model or checkpoint, and the EvalResult it comes from; `benchmark` is its
+    column key (see column_key)."""
 
     benchmark: str
     score: float
@@ -51,7 +67,7 @@ class Score:
     @classmethod
     def from_values(cls, values: dict) -> Score:
         return cls(
-            values["benchmark__key"],
+            column_key(values["benchmark__key"], values["template"]),
             values["score"],
             values["per_subject"] or {},
             values["template"],
@@ -157,7 +173,8 @@ def best_checkpoints(results: QuerySet) -> dict[int, Best]:
     by_run: dict[int, dict[int, dict[str, Score]]] = {}
     for values in _latest_results(results.filter(checkpoint__isnull=False, run__isnull=False)):
         steps = by_run.setdefault(values["run_id"], {})
-        steps.setdefault(values["checkpoint__step"], {})[values["benchmark__key"]] = Score.from_values(values)
+        score = Score.from_values(values)
+        steps.setdefault(values["checkpoint__step"], {})[score.benchmark] = score
     best = {}
     for run_id, steps in by_run.items():
         benchmarks = set().union(*steps.values())

@@ -21,7 +21,15 @@ from django.utils.safestring import SafeString
 from evaluation.statistics import PairedDifference, Replicates, z_value
 from rlab.catalog.models import Dataset, RankEntry, Ranking
 from rlab.experiments.models import EXAMPLES_FIELD, Run, Sweep, has_tag
-from rlab.results.bests import Best, Score, base_scores, base_scores_by_team, mean, setup_key
+from rlab.results.bests import (
+    Best,
+    Score,
+    base_scores,
+    base_scores_by_team,
+    column_label,
+    mean,
+    setup_key,
+)
 from rlab.results.comparisons import (
     SEED_FIELDS,
     Power,
@@ -289,7 +297,7 @@ def _score_cells(
 
 
 def _benchmark_columns(keys: Iterable[str]) -> list[Column]:
-    return [Column(key, key) for key in sorted(set(keys))]
+    return [Column(key, column_label(key)) for key in sorted(set(keys))]
 
 
 # ---------------------------------------------------------------- leaderboard

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from rlab.experiments.charts import Chart, Series, line_chart
 from rlab.experiments.models import Checkpoint, Run
+from rlab.results.bests import column_key
 from rlab.results.drilldown import base_evaluations
 from rlab.results.models import EvalResult
 
@@ -53,7 +54,7 @@ def eval_table(run: Run) -> EvalTable:
     checkpoints = list(run.checkpoints.all())
     latest: dict[tuple[int | None, str], EvalResult] = {}
     for result in EvalResult.objects.filter(run=run).select_related("benchmark").order_by("created_at"):
-        latest[(result.checkpoint_id, result.benchmark.key)] = result
+        latest[(result.checkpoint_id, column_key(result.benchmark.key, result.template))] = result
     benchmarks = sorted({key for _, key in latest})
     bases = base_evaluations(run.team_id, run.config.get("model", {}).get("id", "")) if latest else {}
 
