@@ -106,6 +106,37 @@ class Score:
         )
 
 
+def averaged(keys: Iterable[str]) -> list[str]:
+    """The benchmarks (column keys) an average is taken over: the maths ones when there are any, else all.
+    The 1-shot RLVR paper's "average" is over its six maths benchmarks, never ARC or GPQA (research notes,
+    evaluation.md); a suite of multiple-choice benchmarks alone averages them all."""
+    from evaluation.benchmarks import get_benchmark
+
+    keys = sorted(set(keys))
+
+    def graded_as_maths(key: str) -> bool:
+        name, _, formulation = key.partition("@")
+        try:
+            return not formulation and get_benchmark(name).grader == "math"
+        except KeyError:
+            return False
+
+    maths = [key for key in keys if graded_as_maths(key)]
+    return maths or keys
+
+
+def average_label(keys: Iterable[str]) -> str:
+    """The average column's header: which benchmarks it averages when that is not all of them."""
+    keys = sorted(set(keys))
+    chosen = averaged(keys)
+    return "average" if len(chosen) == len(keys) else f"average ({len(chosen)} maths)"
+
+
+def average_of(scores: dict[str, Score]) -> float:
+    """The mean score over the averaged benchmarks (see `averaged`)."""
+    return mean(scores[key] for key in averaged(scores))
+
+
 def mean(scores: Iterable[Score]) -> float:
     scores = list(scores)
     return math.fsum(s.score for s in scores) / len(scores)
@@ -125,7 +156,7 @@ class Best:
 
     @property
     def average(self) -> float:
-        return mean(self.scores.values())
+        return average_of(self.scores)
 
     def run_fields(self, config: dict) -> dict:
         """Run.best_* as stored for a run of `config`: best_setup is the setup of the first benchmark (a run
@@ -180,10 +211,31 @@ def best_checkpoints(results: QuerySet) -> dict[int, Best]:
         benchmarks = set().union(*steps.values())
         complete = {step: scores for step, scores in steps.items() if set(scores) == benchmarks}
         if complete:
+            keys = averaged(benchmarks)
             step = best_average_checkpoint(
-                {s: {b: score.score for b, score in scores.items()} for s, scores in complete.items()}
+                {s: {b: scores[b].score for b in keys} for s, scores in complete.items()}
             )
             best[run_id] = Best(step, complete[step])
+    return best
+
+
+def best_per_benchmark(results: QuerySet) -> dict[int, Best]:
+    """The 1-shot RLVR paper's Tab. 3/5 convention: each benchmark's score at the run's checkpoint best on
+    that benchmark (the earliest on ties); MATH500's subject columns come with its own best checkpoint.
+    `step` is that best-MATH500 checkpoint's (else the first benchmark's)."""
+    by_run: dict[int, dict[str, tuple[int, Score]]] = {}
+    for values in _latest_results(results.filter(checkpoint__isnull=False, run__isnull=False)):
+        score = Score.from_values(values)
+        scores = by_run.setdefault(values["run_id"], {})
+        step, current = scores.get(score.benchmark, (0, None))
+        if current is None or score.score > current.score or (
+            score.score == current.score and values["checkpoint__step"] < step
+        ):
+            scores[score.benchmark] = (values["checkpoint__step"], score)
+    best = {}
+    for run_id, scores in by_run.items():
+        anchor = "math500" if "math500" in scores else min(scores)
+        best[run_id] = Best(scores[anchor][0], {key: score for key, (_, score) in scores.items()})
     return best
 
 

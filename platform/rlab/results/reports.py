@@ -24,10 +24,13 @@ from rlab.experiments.models import EXAMPLES_FIELD, Run, Sweep, has_tag
 from rlab.results.bests import (
     Best,
     Score,
+    average_label,
+    average_of,
+    averaged,
     base_scores,
     base_scores_by_team,
+    best_per_benchmark,
     column_label,
-    mean,
     setup_key,
 )
 from rlab.results.comparisons import (
@@ -228,7 +231,7 @@ def _values(scores: dict[str, Score], columns: list[Column]) -> list[float | Non
     for column in columns:
         benchmark, _, subject = column.key.partition(":")
         if column.key == AVERAGE:
-            values.append(mean(scores.values()) if scores else None)
+            values.append(average_of(scores) if scores else None)
         elif benchmark not in scores:
             values.append(None)
         elif subject:
@@ -247,12 +250,12 @@ def _intervals(scores: dict[str, Score], columns: list[Column]) -> list[tuple[fl
     for column in columns:
         benchmark, _, subject = column.key.partition(":")
         if column.key == AVERAGE:
-            bounds = [(s.lo, s.hi) for s in scores.values()]
+            bounds = [(scores[key].lo, scores[key].hi) for key in averaged(scores)]
             if not scores or any(lo is None or hi is None for lo, hi in bounds):
                 found.append((None, None))
                 continue
             se = math.sqrt(math.fsum(((hi - lo) / (2 * z)) ** 2 for lo, hi in bounds)) / len(bounds)
-            average = mean(scores.values())
+            average = average_of(scores)
             found.append((max(0.0, average - z * se), min(1.0, average + z * se)))
         elif benchmark in scores and not subject:
             found.append((scores[benchmark].lo, scores[benchmark].hi))
@@ -400,7 +403,7 @@ def _board_columns(runs: QuerySet[Run], base_keys: Iterable[str]) -> tuple[list[
     for benchmarks, count in suites:
         keys.update(benchmarks)
         total += count
-    return [*_benchmark_columns(keys), Column(AVERAGE, "average")], total
+    return [*_benchmark_columns(keys), Column(AVERAGE, average_label(keys))], total
 
 
 @dataclass(frozen=True)
@@ -713,8 +716,9 @@ def ablation(sweep: Sweep, baseline_id: int | str | None = None) -> Table:
     mean ± std); deltas and paired differences to the baseline: a point's run id (default the first point),
     or BASE_BASELINE for the base model, whose row is then shown first."""
     groups = _sweep_groups(sweep)
-    columns = _benchmark_columns(b for _, bests in groups for best in bests for b in best.scores)
-    columns.append(Column(AVERAGE, "average"))
+    keys = {b for _, bests in groups for best in bests for b in best.scores}
+    columns = _benchmark_columns(keys)
+    columns.append(Column(AVERAGE, average_label(keys)))
     entries = [
         _group_entry(
             _pairs_label(without_seeds(group[0].coordinates)) or "seeds", group, bests, group[0].name
@@ -787,11 +791,26 @@ def _example_label(refs: list) -> str:
     return ", ".join(f"π{ref[2:]}" if str(ref).startswith("pi") else f"#{ref}" for ref in refs)
 
 
-def example_comparison(sweep: Sweep, reference_id: int | None = None) -> Table:
+CHECKPOINT_CONVENTIONS = {
+    "best-average": "each run's best-average checkpoint (the paper's headline tables)",
+    "per-benchmark": "each benchmark at the run's checkpoint best on it; MATH500's subjects at its best "
+    "MATH500 checkpoint (the paper's Tab. 3/5)",
+}
+
+
+def example_comparison(
+    sweep: Sweep, reference_id: int | None = None, convention: str = "best-average"
+) -> Table:
     """One row per π_i of a sweep over data.examples (seed replicates of a π as one row, mean ± std), with
-    math500 per subject, the other benchmarks and the average of the best-average checkpoints; deltas and
-    paired differences to the base model, or to the row of run `reference_id` (e.g. π1)."""
+    math500 per subject, the other benchmarks and the average, at the checkpoints `convention` picks
+    (CHECKPOINT_CONVENTIONS); deltas and paired differences to the base model, or to the row of run
+    `reference_id` (e.g. π1)."""
+    if convention not in CHECKPOINT_CONVENTIONS:
+        raise ValueError(f"checkpoint convention must be one of {list(CHECKPOINT_CONVENTIONS)}")
     groups = _sweep_groups(sweep)
+    if convention == "per-benchmark":
+        found = best_per_benchmark(_sweep_results(sweep))
+        groups = [(group, [found[r.pk] for r in group if r.pk in found]) for group, _ in groups]
     runs = [run for group, _ in groups for run in group]
     if not runs or any({path for path, _ in without_seeds(r.coordinates)} != {EXAMPLES_FIELD} for r in runs):
         raise NotAnExampleSweep(
@@ -837,7 +856,7 @@ def _example_columns(bests: Iterable[Best]) -> list[Column]:
         columns.append(Column(PER_SUBJECT_BENCHMARK, PER_SUBJECT_BENCHMARK))
         columns += [Column(f"{PER_SUBJECT_BENCHMARK}:{s}", s) for s in subjects]
     columns += _benchmark_columns(keys - {PER_SUBJECT_BENCHMARK})
-    return [*columns, Column(AVERAGE, "average")]
+    return [*columns, Column(AVERAGE, average_label(keys))]
 
 
 def _base_entry(bests: list[Best], bases: dict[tuple[str, str, str], dict[str, Score]]) -> Entry | None:

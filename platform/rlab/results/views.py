@@ -83,14 +83,25 @@ def _sweep(request: HttpRequest, pk: int) -> Sweep:
 def example_comparison(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep(request, pk)
     reference = request.GET.get("reference", "")
+    convention = request.GET.get("checkpoint", "best-average")
+    if convention not in reports.CHECKPOINT_CONVENTIONS:
+        convention = "best-average"
     try:
-        table = reports.example_comparison(sweep, int(reference) if reference.isdigit() else None)
+        table = reports.example_comparison(
+            sweep, int(reference) if reference.isdecimal() else None, convention
+        )
     except reports.NotAnExampleSweep as error:
         context = {"sweep": sweep, "error": error}
         return render(request, "results/example_comparison.html", context, status=400)
     if _wants_csv(request):
         return _csv(table, f"sweep-{sweep.pk}-examples.csv")
-    context = {"sweep": sweep, "table": table, "overlay_query": _overlay_query(sweep)}
+    context = {
+        "sweep": sweep,
+        "table": table,
+        "overlay_query": _overlay_query(sweep),
+        "convention": convention,
+        "conventions": reports.CHECKPOINT_CONVENTIONS,
+    }
     return render(request, "results/example_comparison.html", context)
 
 

@@ -385,3 +385,39 @@ def test_report_pages_link_back_to_their_sweep_and_only_to_pages_that_answer(ali
     assert (
         reverse("experiments:sweep_detail", args=[pi_sweep.pk]) in client.get(pi_comparison).content.decode()
     )
+
+
+def test_the_1_shot_comparison_offers_both_checkpoint_conventions_and_averages_maths_only(alice, team_a):
+    """The 1-shot RLVR paper reports each run at its best-average checkpoint (headline tables) and, in its
+    Tab. 3/5, each benchmark at the checkpoint best on it (MATH500's subjects at the best-MATH500 one). Its
+    "average" is over the maths benchmarks: ARC is shown, not averaged."""
+    sweep = make_sweep(team_a, [{"data.examples": ["pi1"]}, {"data.examples": ["pi2"]}], name="conventions")
+    pi1, pi2 = sweep.runs.order_by("point_index")
+    first = {"math500": 0.70, "aime24": 0.10, "arc_challenge": 0.20}
+    later = {"math500": 0.60, "aime24": 0.30, "arc_challenge": 0.90}
+    evaluate(team_a, pi1, 20, first, {"math500": {"Algebra": 0.8}})
+    evaluate(team_a, pi1, 40, later, {"math500": {"Algebra": 0.5}})
+    evaluate(team_a, pi2, 20, {"math500": 0.50, "aime24": 0.10, "arc_challenge": 0.30})
+    client = logged_in(alice)
+    url = reverse("results:example_comparison", args=[sweep.pk])
+
+    headline = client.get(url).context["table"]
+    average = next(c for c in headline.columns if c.key == "average")
+    assert average.label == "average (2 maths)"
+    row = next(r for r in headline.rows if r.run == pi1)
+    # best-average over maths: step 20 (0.40) and step 40 (0.45) → step 40, its scores throughout
+    assert row.step == 40 and _cell(headline, row, "math500") == 0.60
+    assert _cell(headline, row, "average") == pytest.approx(0.45)
+
+    page = client.get(url, {"checkpoint": "per-benchmark"})
+    assert b"the paper&#x27;s Tab. 3/5" in page.content or b"the paper's Tab. 3/5" in page.content
+    table = page.context["table"]
+    row = next(r for r in table.rows if r.run == pi1)
+    assert _cell(table, row, "math500") == 0.70 and _cell(table, row, "aime24") == 0.30
+    assert _cell(table, row, "arc_challenge") == 0.90 and _cell(table, row, "math500:Algebra") == 0.8
+    assert row.step == 20  # the best-MATH500 checkpoint, whose subjects are shown
+
+
+def _cell(table, row, key: str) -> float | None:
+    index = [c.key for c in table.columns].index(key)
+    return row.cells[index].score
