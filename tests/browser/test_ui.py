@@ -269,3 +269,27 @@ def test_cancel_and_publish_ask_first(page, member):
     page.get_by_role("button", name="Cancel run").click()
     expect(page.locator(".status.cancelled").first).to_be_visible()
     assert Run.objects.get(pk=run.pk).status == "cancelled"
+
+
+def test_the_run_page_shows_its_queue_position_and_a_failed_evaluation(page, member):
+    """Failures in plain sight: a queued run says where it stands in its queue; a run whose evaluation
+    failed says which and why, on the page (issue: it used to show "succeeded" and "not evaluated yet")."""
+    from rlab.experiments.models import EvalRequest
+
+    team = member.teams.get()
+    first = make_unqueued_run(team, RUN_SPEC)
+    second = make_unqueued_run(team, RUN_SPEC.replace("drill", "drill2"))
+    log_in(page, member)
+    page.goto(f"/runs/{second.pk}/")
+    expect(page.locator("#queue-position")).to_contain_text("number 2 in the cpu queue (1 run ahead")
+    Run.objects.filter(pk=first.pk).update(status=Run.Status.SUCCEEDED)
+    checkpoint = first.checkpoints.create(step=40, path="/gone", dtype="float32")
+    request = EvalRequest.ask(first, checkpoint)
+    EvalRequest.objects.filter(pk=request.pk).update(
+        status="failed", error="BenchmarkUnavailable: benchmark 'arith' is unavailable. Tried: local: …"
+    )
+    page.goto(f"/runs/{first.pk}/")
+    expect(page.locator("#evaluations-failed")).to_contain_text("1 evaluation failed")
+    expect(page.locator("#evaluations-failed")).to_contain_text("step-40")
+    expect(page.locator("#evaluations-failed")).to_contain_text("BenchmarkUnavailable")
+    screenshot(page, "run-evaluation-failed")

@@ -244,3 +244,15 @@ def test_chart_geometry():
     assert [tick.label for tick in chart.x_ticks] == ["3"]
     zero = line_chart("accuracy", [Series("x", [(1, 0.0), (2, 0.0)])], y_floor=0)
     assert [tick.label for tick in zero.y_ticks] == ["0", "0.5", "1"]
+
+
+def test_the_run_page_charts_pinned_metrics_first(alice, team_a):
+    """The spec's pinned_metrics (the demo: boxed_ratio, reward_mean), else its algorithm's, come first."""
+    from rlab.experiments.run_report import metric_charts
+    from tests.platform.conftest import make_unqueued_run
+
+    spec = SPEC.replace("name:", "pinned_metrics: [boxed_ratio, reward_mean]\nname:", 1)
+    run = make_unqueued_run(team_a, spec)
+    for step in (1, 2):
+        run.metrics.create(step=step, values={"reward_mean": 0.1, "boxed_ratio": 0.5, "entropy": 1.0})
+    assert [chart.title for chart in metric_charts(run).main][:2] == ["boxed_ratio", "reward_mean"]
