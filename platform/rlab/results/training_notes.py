@@ -30,7 +30,9 @@ def _noise_text(data: TrainingData) -> str:
         return ""
     if data.variant_missing:
         return f" — label noise {data.label_noise:.0%} asked for; its variant is not made yet"
-    return f" — {data.n_noisy} of {data.n_examples} labels wrong (nominal {data.label_noise:.0%})"
+    realized = data.dataset.realized_noise_percent if data.dataset is not None else None
+    dataset = f", realized {realized:.1f}% of the dataset's rows" if realized is not None else ""
+    return f" — {data.n_noisy} of {data.n_examples} labels wrong (nominal {data.label_noise:.0%}{dataset})"
 
 
 def describe(data: TrainingData) -> str:

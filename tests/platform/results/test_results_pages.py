@@ -421,3 +421,21 @@ def test_the_1_shot_comparison_offers_both_checkpoint_conventions_and_averages_m
 def _cell(table, row, key: str) -> float | None:
     index = [c.key for c in table.columns].index(key)
     return row.cells[index].score
+
+
+def test_reports_say_what_each_run_trained_on_with_its_realized_label_noise(team_a):
+    from rlab.catalog.variants import label_noise_variant
+    from rlab.experiments.training_data import training_data
+    from rlab.results.training_notes import describe
+    from tests.platform.conftest import make_dataset, make_unqueued_run
+
+    parent = make_dataset(team_a, "numbers", size=10)
+    variant = label_noise_variant(parent, 0.5, 3, team=team_a)
+    noisy = sorted(e.index for e in variant.examples.all() if e.is_noisy)
+    spec = (
+        "name: noisy\nmodel: {id: Qwen/Qwen2.5-Math-1.5B}\n"
+        f"data: {{dataset: numbers, examples: [{noisy[0]}], label_noise: {{fraction: 0.5, seed: 3}}}}\n"
+    )
+    text = describe(training_data(make_unqueued_run(team_a, spec)))
+    assert f"#{noisy[0]} (π{noisy[0] + 1}) label" in text and "(wrong; was" in text
+    assert "1 of 1 labels wrong (nominal 50%, realized 50.0% of the dataset's rows)" in text
