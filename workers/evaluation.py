@@ -165,6 +165,18 @@ def recorded_benchmarks(run: Run, checkpoint_id: int | None, model_ref: str) -> 
     return {name for name, template, hashed in recorded if setups.get(name) == (template, hashed)}
 
 
+def _record(run: Run, checkpoint: Checkpoint | None, model_ref: str, dataset, **fields) -> EvalResult:
+    """EvalResult.record for `run`'s evaluation of its base model or `checkpoint` on `dataset`'s benchmark."""
+    return EvalResult.record(
+        team=run.team,
+        run=run,
+        checkpoint=checkpoint,
+        model_ref=model_ref,
+        benchmark=dataset.benchmarks.get(),
+        **fields,
+    )
+
+
 def record_outcome(
     run: Run, checkpoint: Checkpoint | None, model_ref: str, outcome: BenchmarkRun, samples_path: Path
 ) -> EvalResult:
@@ -175,12 +187,11 @@ def record_outcome(
     metrics = _metrics(outcome.score)
     if outcome.overlap is not None:
         metrics["training_overlap"] = outcome.overlap.record()
-    return EvalResult.record(
-        team=run.team,
-        run=run,
-        checkpoint=checkpoint,
-        model_ref=model_ref,
-        benchmark=dataset.benchmarks.get(),
+    return _record(
+        run,
+        checkpoint,
+        model_ref,
+        dataset,
         template=outcome.template,
         sampling=outcome.sampling_record,
         n=outcome.score.n_problems,
@@ -213,12 +224,11 @@ def record_loglikelihood(
     dataset = benchmark_dataset(outcome.benchmark.id, outcome.problems)
     examples = {e.index: e for e in dataset.examples.filter(index__lt=len(outcome.problems))}
     primary = outcome.score.primary
-    return EvalResult.record(
-        team=run.team,
-        run=run,
-        checkpoint=checkpoint,
-        model_ref=model_ref,
-        benchmark=dataset.benchmarks.get(),
+    return _record(
+        run,
+        checkpoint,
+        model_ref,
+        dataset,
         template=outcome.template,
         sampling=outcome.setup_record,
         n=outcome.score.n_problems,
