@@ -13,7 +13,7 @@ from tests.models import tiny_grpo_spec
 from tests.platform.conftest import make_unqueued_run
 from tests.workers.test_artifact_failures import run_task
 from tests.workers.test_training_runs import finished, wait_for
-from training.checkpoints import has_resume_state, list_checkpoints
+from training.checkpoints import folder_size, has_resume_state, list_checkpoints
 from workers.tasks import requeue_stale_evaluations
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,6 +39,18 @@ def test_every_checkpoint_is_evaluated_before_it_is_pruned(team, sums, tiny_mode
     # Pruned after their evaluations: the newest, the best-average (pinned) and the trainer's best remain.
     assert on_disk[-1].step == steps and len(on_disk) <= 3 and run.best_step in {i.step for i in on_disk}
     assert [has_resume_state(info.path) for info in on_disk] == [False] * (len(on_disk) - 1) + [True]
+    sizes = [folder_size(info.path) for info in on_disk]
+    assert all(size < sizes[-1] for size in sizes[:-1])  # weights only, beside weights + optimizer state
+
+
+def test_a_run_over_its_disk_budget_fails_before_writing(team, sums, tiny_model_dir, worker_process):
+    spec = tiny_grpo_spec(tiny_model_dir, "sums", steps=2, save_every=1, base_model=False).replace(
+        "keep_last: 100", "keep_last: 100, disk_budget_gib: 0.000001"
+    )
+    run = finished(submit_spec(team, None, spec).runs.get())
+    assert run.status == "failed" and "train.disk_budget_gib" in run.error and "GiB" in run.error
+    assert len(run.error) <= 500 and "Traceback" not in run.error
+    assert list_checkpoints(Path(run.artifact_dir) / "checkpoints") == []
 
 
 def test_a_worker_killed_during_an_evaluation_leaves_it_to_the_next(
