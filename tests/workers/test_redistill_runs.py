@@ -35,7 +35,7 @@ def redistill_spec(model_dir: str, source: str) -> str:
 name: tiny-redistill
 model: {{id: {model_dir}, dtype: float32}}
 algorithm: {{name: redistill, redistill: {{source_run: "{source}", samples_per_prompt: 8, temperature: 1.0,
-            epochs: 2, sample_effect_problems: 2}}}}
+            epochs: 2, sample_effect_problems: 2, reward: outcome_lenient}}}}
 train: {{batch_size: 2, mini_batch_size: 2, max_response_length: 8, save_every: 2, keep_last: 100}}
 eval: {{suite: [arith], template: one-shot-boxed, every: 2, limit: 2, base_model: true,
        sampling: {{max_new_tokens: 4}}}}

@@ -64,7 +64,7 @@ def test_one_section_per_top_level_block_with_defaults_and_help(form):
     lr = form.fields["train.lr"]
     assert (lr.kind, lr.default, lr.help) == ("number", 1e-06, "Learning rate (AdamW).")
     assert form.fields["model.id"].required and form.fields["model.id"].default is MISSING
-    assert form.fields["loss.kl_estimator"].choices == ("k1", "k2", "k3", "low_var_kl")
+    assert form.fields["loss.kl_estimator"].choices == ("k1", "kl", "k2", "mse", "k3", "low_var_kl")
     assert form.fields["eval.suite"].kind == "multichoice" and form.fields["sweep"].kind == "yaml"
     assert form.constants == {"version": 1}
     grpo = next(s for s in form.all_sections if s.path == "algorithm.grpo")

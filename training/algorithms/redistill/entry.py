@@ -4,6 +4,7 @@ the SFT trainer."""
 
 from pydantic import Field
 
+from training.algorithms.grpo.entry import RewardName
 from training.algorithms.registry import Algorithm
 from training.algorithms.sft.entry import SFT_TRAIN_DEFAULTS, SFTOptions
 
@@ -18,6 +19,11 @@ class RedistillBlock(SFTOptions):
     temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature (seed: the RL one, 0.7).")
     max_new_tokens: int | None = Field(
         None, ge=1, description="Longest sampled response; default train.max_response_length."
+    )
+    reward: RewardName = Field(
+        "outcome",
+        description="What makes a sample correct: outcome = its last \\boxed{} graded (the RL reward); "
+        "outcome_lenient = the answer as evaluation extracts it.",
     )
     sample_effect_problems: int = Field(
         0,

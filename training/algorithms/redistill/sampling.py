@@ -43,6 +43,13 @@ class RedistillConfig:
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling cut (1 = off)."})
     max_new_tokens: int = field(default=4096, metadata={"help": "Longer responses are cut and dropped."})
     seed: int = field(default=0, metadata={"help": "Seeds the sampling and the shuffle before taking N."})
+    reward: str = field(
+        default="outcome",
+        metadata={
+            "help": "training.rewards name that decides a sample is correct: outcome (its last box, as the "
+            "RL reward) or outcome_lenient (the answer as evaluation extracts it)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.samples_per_prompt < 1 or self.max_new_tokens < 1:
@@ -130,7 +137,7 @@ def redistillation_samples(
     completions = backend.generate(prompts, sampling) if prompts else []
     kept, correct_count = [], 0
     for example, group in zip(graded, completions, strict=True):
-        scores = score_completions("outcome", [c.text for c in group], [example.answer] * len(group))
+        scores = score_completions(config.reward, [c.text for c in group], [example.answer] * len(group))
         correct_count += sum(s > 0 and c.finish_reason == "stop" for s, c in zip(scores, group, strict=True))
         if (index := first_correct(group, scores)) is not None:
             kept.append(_sample(example, group[index], index, config, source))
