@@ -59,6 +59,7 @@ from training.sharding import (
     full_parameters,
     full_weights,
     load_sharded_state,
+    reshard,
     save_sharded_state,
     shard,
 )
@@ -224,6 +225,7 @@ class Trainer:
             # FSDP2 takes the first module to run forward as its root: the wrapper, before any generation
             # runs the model's own layers.
             self.idle_pass(policy, backward=False)
+            reshard(policy)
         return policy
 
     # ------------------------------------------------------------------ what an algorithm provides
@@ -297,13 +299,14 @@ class Trainer:
             config.max_tokens_per_micro_batch,
         )
 
-    def passes(self, count: int) -> int:
-        """How many forward (+ backward) passes every rank runs when this one has `count`: the most any
-        rank has (sharded, each pass is a collective; a rank with fewer runs `idle_pass` for the rest)."""
+    def passes(self, counts: list[int]) -> list[int]:
+        """How many forward (+ backward) passes every rank runs for each of this rank's pass `counts`: the
+        most any rank has. Sharded, each pass is a collective, so a rank with fewer runs `idle_pass` for
+        the rest; ask before running any of them (this is a collective too)."""
         if not self.sharded:
-            return count
-        counts = self.distributed.all_gather_object(count)
-        return max(counts)
+            return counts
+        every = self.distributed.all_gather_object(counts)
+        return [max(rank[i] for rank in every) for i in range(len(counts))]
 
     def idle_pass(self, policy: TokenLogProbs, backward: bool) -> None:
         """A pass on a pad token, with a zero loss: its collectives match the other ranks' passes and every

@@ -59,8 +59,12 @@ def fsdp_modules(module: nn.Module) -> list[FSDPModule]:
     return [m for m in module.modules() if isinstance(m, FSDPModule)]
 
 
-def is_sharded(module: nn.Module) -> bool:
-    return isinstance(module, FSDPModule)
+def reshard(policy: nn.Module) -> None:
+    """Register every unit's sharded parameters again. The root keeps its full parameters after a forward
+    pass until the backward (FSDP2's default), so after a forward without backward `parameters()` and
+    state dicts would see full tensors: the optimizer and the checkpoints need the sharded ones."""
+    for module in fsdp_modules(policy):
+        module.reshard()
 
 
 @contextmanager
@@ -98,6 +102,7 @@ def global_norm(norm: Tensor) -> Tensor:
 def full_weights(policy: TokenLogProbs) -> dict[str, Tensor]:
     """The model's full weights (names as in `policy.model.state_dict()`), on the CPU of rank 0; an empty
     dict on the other ranks. A collective."""
+    reshard(policy)
     options = StateDictOptions(full_state_dict=True, cpu_offload=True)
     state = get_model_state_dict(policy, options=options)
     return {name.removeprefix("model."): tensor for name, tensor in state.items()}
@@ -106,6 +111,7 @@ def full_weights(policy: TokenLogProbs) -> dict[str, Tensor]:
 def save_sharded_state(folder: Path, policy: TokenLogProbs, optimizer: Optimizer) -> None:
     """Every rank writes its shards of the weights and of the optimizer state to `folder` (DCP). A
     collective."""
+    reshard(policy)
     model_state, optimizer_state = get_state_dict(policy, optimizer)
     dcp.save({"model": model_state, "optimizer": optimizer_state}, checkpoint_id=str(folder))
 
@@ -113,6 +119,7 @@ def save_sharded_state(folder: Path, policy: TokenLogProbs, optimizer: Optimizer
 def load_sharded_state(folder: Path, policy: TokenLogProbs, optimizer: Optimizer) -> None:
     """Load what `save_sharded_state` wrote into the live sharded `policy` and `optimizer` (any number of
     ranks: DCP reshards). A collective."""
+    reshard(policy)
     model_state, optimizer_state = get_state_dict(policy, optimizer)
     state = {"model": model_state, "optimizer": optimizer_state}
     dcp.load(state, checkpoint_id=str(folder))

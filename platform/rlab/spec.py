@@ -200,9 +200,9 @@ class TrainSpec(Block):
     micro_batch_size: int | None = Field(
         None,
         ge=1,
-        description="Rows per forward/backward pass (responses for GRPO-family algorithms, sequences for SFT); "
-        "gradients accumulate over the micro-batches and the update is the whole mini-batch's. Empty = the "
-        "whole mini-batch (docs/training-engine.md, memory).",
+        description="Rows per forward/backward pass (responses for GRPO-family algorithms, sequences for "
+        "SFT); gradients accumulate over the micro-batches and the update is the whole mini-batch's. Empty = "
+        "the whole mini-batch (docs/training-engine.md, memory).",
     )
     max_tokens_per_micro_batch: int | None = Field(
         None,
@@ -218,7 +218,8 @@ class TrainSpec(Block):
         "entropies are computed through the LM head in chunks of this many tokens).",
     )
     activation_checkpointing: bool = Field(
-        False, description="Recompute each decoder layer in the backward pass instead of keeping its activations."
+        False,
+        description="Recompute each decoder layer in the backward pass instead of keeping its activations.",
     )
 
     @model_validator(mode="after")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
+from torch.distributed.tensor import DTensor
 
 from evaluation.generation.base import Completion, SamplingConfig
 from tests.models import make_model, make_tokenizer
@@ -144,10 +145,18 @@ def train(name: str, output_dir: Path, distributed: Distributed = SINGLE_PROCESS
     )
     result = trainer.train()
     return {
-        "parameters": {n: p.detach().clone() for n, p in trainer.model.named_parameters()},
+        "parameters": full_parameters(trainer.model),
         "events": callbacks.events,
         "history": trainer.accuracy_history,
         "result": (result.step, result.stopped),
+    }
+
+
+def full_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's parameters, gathered from every rank's shards when sharded (a collective)."""
+    return {
+        name: (p.full_tensor() if isinstance(p, DTensor) else p).detach().clone()
+        for name, p in model.named_parameters()
     }
 
 

@@ -19,8 +19,8 @@ import copy
 import logging
 import time
 from collections import defaultdict
-from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,7 @@ class GRPOTrainer(Trainer):
         sizes = [len(share) * rows for share in shares]
         minis = torch.arange(sum(sizes), device=self.device).split(sizes)
         plans = [self.micro_batches(rollout, mini) if len(mini) else [] for mini in minis]
+        passes = self.passes([len(micros) for micros in plans])
         totals = self._totals(rollout, minis)
         old_logp = ref_logp = None
         if not config.on_policy:
@@ -281,7 +282,7 @@ class GRPOTrainer(Trainer):
                     if epoch == 0:
                         entropy_sum += float((entropy.detach() * part.response_mask).sum())
                         token_count += float(part.response_mask.sum())
-                for _ in range(self.passes(len(micros)) - len(micros)):
+                for _ in range(passes[k] - len(micros)):
                     self.idle_pass(self.policy, backward=True)
                 sums["grad_norm"] = self._optimizer_step()
                 updates.append(sums)
@@ -295,9 +296,11 @@ class GRPOTrainer(Trainer):
     def _totals(self, rollout: RolloutBatch | None, minis: Sequence[Tensor]) -> list[Totals]:
         """Responses and response tokens of each global mini-batch, over all ranks."""
         counts = [
-            [float(len(mini)), float(rollout.response_mask[mini].sum()) if len(mini) else 0.0] for mini in minis
+            [float(len(mini)), float(rollout.response_mask[mini].sum()) if len(mini) else 0.0]
+            for mini in minis
         ]
-        summed = self.distributed.all_reduce_sum(torch.tensor(counts, dtype=torch.float64, device=self.device))
+        local = torch.tensor(counts, dtype=torch.float64, device=self.device)
+        summed = self.distributed.all_reduce_sum(local)
         return [Totals(rows=rows, tokens=tokens) for rows, tokens in summed.tolist()]
 
     @torch.no_grad()
@@ -307,12 +310,14 @@ class GRPOTrainer(Trainer):
         """log-probs [N, T] of the rollout's response tokens under `policy` (old or reference), in the
         update's micro-batches."""
         micros = [micro for plan in plans for micro in plan]
+        (passes,) = self.passes([len(micros)])
         logps = None if rollout is None else torch.zeros(rollout.response_ids.shape, device=self.device)
         for micro in micros:
             part = rollout.select(micro)
             with self._autocast():
-                logps[micro, : part.response_width] = self.token_logps(policy, part, self.config.temperature)[0]
-        for _ in range(self.passes(len(micros)) - len(micros)):
+                logp, _ = self.token_logps(policy, part, self.config.temperature)
+            logps[micro, : part.response_width] = logp
+        for _ in range(passes - len(micros)):
             self.idle_pass(policy, backward=False)
         return logps
 
