@@ -7,8 +7,6 @@ normaliser (each rank's own token count instead of the global one) shows up in t
 """
 
 import os
-import random
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,11 +15,11 @@ import torch
 import torch.multiprocessing as mp
 from torch.distributed.tensor import DTensor
 
-from evaluation.generation.base import Completion, SamplingConfig
 from tests.models import make_model, make_tokenizer
 from tests.services import free_port
+from tests.training.scripted import ScriptedEngine, contains_answer
 from training.algorithms.grpo.config import GRPOConfig
-from training.algorithms.grpo.trainer import RANK_SEED_STRIDE, GRPOTrainer
+from training.algorithms.grpo.trainer import GRPOTrainer
 from training.algorithms.srft.trainer import SRFTTrainer
 from training.callbacks import NullCallbacks
 from training.distributed import SINGLE_PROCESS, Distributed, close, init_from_env, mini_batch_shares
@@ -81,34 +79,6 @@ COMPARED_METRICS = (
     "response_length_max",
     "clip_frac",
 )
-
-
-def contains_answer(completion_text: str, gold: str, **kwargs: object) -> float:
-    return 1.0 if gold in completion_text.split() else 0.0
-
-
-class ScriptedEngine:
-    """Responses of 1-6 digit words, a function of (prompt, response index, step) only: the same in every
-    process and after a resume (the step is recovered from the sampling seed)."""
-
-    def __init__(self, tokenizer) -> None:
-        self.tokenizer = tokenizer
-
-    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[Completion]]:
-        step = sampling.seed % RANK_SEED_STRIDE
-        return [[self._completion(prompt, j, step) for j in range(sampling.n)] for prompt in prompts]
-
-    def _completion(self, prompt: str, j: int, step: int) -> Completion:
-        rng = random.Random(f"{prompt}|{j}|{step}")
-        text = " ".join(rng.choice("0123456789") for _ in range(rng.randint(1, 6)))
-        ids = tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        return Completion(text=text, n_tokens=len(ids), finish_reason="stop", token_ids=ids)
-
-    def sync_weights(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Recorder(NullCallbacks):
