@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from torch.distributed.tensor import DTensor
+from transformers import AutoModelForCausalLM
 
 from tests.models import make_model, make_tokenizer
 from tests.services import free_port
@@ -22,6 +23,7 @@ from training.algorithms.grpo.config import GRPOConfig
 from training.algorithms.grpo.trainer import GRPOTrainer
 from training.algorithms.srft.trainer import SRFTTrainer
 from training.callbacks import NullCallbacks
+from training.checkpoints import CheckpointError
 from training.distributed import SINGLE_PROCESS, Distributed, close, init_from_env, mini_batch_shares
 from training.examples import TrainingExample
 from training.losses import LossConfig
@@ -66,6 +68,19 @@ RUNS: dict[str, tuple[GRPOConfig, type[GRPOTrainer]]] = {
         GRPOTrainer,
     ),
     "srft": (replace(BASE, mini_batch_size=2), SRFTTrainer),
+    # Micro-batches of 1-2 rows by a token budget: the ranks' pass counts differ, the rank with fewer
+    # runs idle passes (every pass is an FSDP2 collective); decoder layers recomputed in the backward.
+    "token-budget": (
+        replace(
+            BASE,
+            mini_batch_size=2,
+            max_prompt_length=40,
+            max_tokens_per_micro_batch=46,
+            activation_checkpointing=True,
+            loss=LossConfig(kl_coef=0.01),
+        ),
+        GRPOTrainer,
+    ),
 }
 COMPARED_METRICS = (
     "loss",
@@ -223,6 +238,26 @@ def test_every_rank_resumes_from_the_checkpoint(two_processes):
         assert rank["resumed"]["result"] == (3, False)
         for parameter, value in ranks[0]["token-mean"]["parameters"].items():
             assert torch.allclose(rank["resumed"]["parameters"][parameter], value, atol=1e-6), parameter
+
+
+def test_a_sharded_checkpoint_is_a_plain_hugging_face_folder(two_processes):
+    """Evaluation loads a checkpoint by path: config, safetensors and tokenizer of the gathered weights,
+    beside the ranks' shards (sharded/) for resuming."""
+    directory, ranks = two_processes
+    path = directory / "token-mean" / "step-00000003"
+    assert (path / "sharded" / ".metadata").is_file()
+    assert (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
+    assert not list(path.glob("*.safetensors.index.json"))
+    loaded = AutoModelForCausalLM.from_pretrained(path)
+    final = ranks[0]["token-mean"]["parameters"]
+    for name, value in loaded.named_parameters():
+        assert torch.equal(value, final[name]), name
+
+
+def test_a_sharded_checkpoint_does_not_resume_in_one_process(two_processes, tmp_path):
+    directory, _ = two_processes
+    with pytest.raises(CheckpointError, match="from sharded training"):
+        train("token-mean", tmp_path, resume_from=directory / "token-mean" / "step-00000002")
 
 
 def test_batch_sizes_must_divide_among_the_processes(tmp_path):
