@@ -27,6 +27,7 @@ import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -203,7 +204,6 @@ class Trainer:
             self.model = self.model.float()
         self.policy = self._wrap(self.model, config.activation_checkpointing)
         self.parameters = [p for p in self.policy.parameters() if p.requires_grad]
-        config = self.config
         self.optimizer = AdamW(
             self.parameters,
             lr=config.lr,
@@ -379,10 +379,7 @@ class Trainer:
     def _resume(self, path: Path) -> None:
         load_sharded = None
         if self.sharded:
-
-            def load_sharded(folder: Path) -> None:
-                load_sharded_state(folder, self.policy, self.optimizer)
-
+            load_sharded = partial(load_sharded_state, policy=self.policy, optimizer=self.optimizer)
         state = load_checkpoint(path, self.model, self.optimizer, self.scheduler, load_sharded)
         restore_rng_states(path)
         self.step = int(state["step"])

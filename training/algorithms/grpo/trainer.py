@@ -44,6 +44,7 @@ from training.logprobs import TokenLogProbs
 from training.losses import LossBatch, LossOutput, Totals, compute_loss, share
 from training.rewards import Gold, score_completions
 from training.rollouts import RolloutEngine, TransformersRolloutEngine, create_rollout_engine
+from training.sharding import reshard
 
 logger = logging.getLogger(__name__)
 
@@ -319,6 +320,7 @@ class GRPOTrainer(Trainer):
             logps[micro, : part.response_width] = logp
         for _ in range(passes - len(micros)):
             self.idle_pass(policy, backward=False)
+        reshard(policy)  # sharded, the root would keep its full weights until a backward that never comes
         return logps
 
     def _record_accuracy(
