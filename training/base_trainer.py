@@ -10,8 +10,14 @@ and exact resume. An algorithm's trainer subclasses it and provides:
     _make_scheduler()     the learning-rate schedule (optional: constant after linear warm-up by default)
     _checkpoint_state() / _load_checkpoint_state(state)   its own state beyond weights, optimizer, sampler
 
-Data parallel (`distributed`): every rank runs the loop; rank 0 alone reports, checkpoints and decides to
-stop (its `should_stop` is broadcast); gradients are summed over the ranks before each optimizer step.
+Memory (docs/training-engine.md): forward passes go through `self.policy` (training/logprobs.py: log-probs
+through the LM head in chunks, optional activation checkpointing), over micro-batches (`micro_batches`: a
+row count and/or a token budget per pass).
+
+Data parallel (`distributed`): the policy is sharded with FSDP2 (training/sharding.py); every rank runs the
+loop and the same number of forward/backward passes (`passes`, `idle_pass`); rank 0 alone reports and
+decides to stop (its `should_stop` is broadcast); checkpoints are written by all ranks together (each its
+shards; rank 0 the gathered Hugging Face folder).
 """
 
 from __future__ import annotations
@@ -19,30 +25,47 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from training.batch import RolloutBatch, idle_batch
 from training.callbacks import Metrics, NullCallbacks, TrainerCallbacks
 from training.checkpoints import (
+    SHARDED_STATE,
     check_budget,
     checkpoint_bytes_estimate,
     checkpoint_dtype,
+    checkpoint_path,
     load_checkpoint,
+    prepare_scratch,
     prune_checkpoints,
     restore_rng_states,
     save_checkpoint,
+    scratch_path,
 )
 from training.distributed import SINGLE_PROCESS, Distributed
 from training.examples import ExampleKey, ExampleSampler
+from training.logprobs import DEFAULT_CHUNK_TOKENS, TokenLogProbs
+from training.micro_batches import plan_micro_batches
 from training.optim import clipped_step, master_weights_autocast
+from training.sharding import (
+    full_parameters,
+    full_weights,
+    load_sharded_state,
+    reshard,
+    save_sharded_state,
+    shard,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +140,32 @@ class TrainerConfig:
         metadata={"help": "Step metric that picks the best checkpoint to keep (e.g. reward_mean)."},
     )
     best_mode: Literal["max", "min"] = field(default="max", metadata={"help": "Whether higher is better."})
+    # Memory per step (docs/training-engine.md, "Memory"); none of these changes the update.
+    micro_batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Rows per forward/backward pass (responses, or SFT sequences); gradients accumulate over "
+            "the micro-batches, each loss scaled by its share of the mini-batch, so the update is the "
+            "whole mini-batch's. None = the whole mini-batch."
+        },
+    )
+    max_tokens_per_micro_batch: int | None = field(
+        default=None,
+        metadata={
+            "help": "Dynamic batching: pack micro-batches so that rows × (longest prompt + longest "
+            "response) stays within this many tokens (verl ppo_max_token_len_per_gpu). None = off."
+        },
+    )
+    logprob_chunk_tokens: int = field(
+        default=DEFAULT_CHUNK_TOKENS,
+        metadata={
+            "help": "Response positions whose full-vocabulary float32 logits are computed at once "
+            "(training/logprobs.py): bounds the LM head's memory to chunk × vocabulary."
+        },
+    )
+    activation_checkpointing: bool = field(
+        default=False, metadata={"help": "Recompute each decoder layer in the backward pass."}
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
@@ -125,9 +174,13 @@ class TrainerConfig:
             raise ValueError(f"checkpoint_dtype must be one of {list(CHECKPOINT_DTYPES)}")
         if self.disk_budget_gib is not None and self.disk_budget_gib <= 0:
             raise ValueError("disk_budget_gib must be > 0 or None")
-        for name in ("save_every", "keep_last"):
+        for name in ("save_every", "keep_last", "logprob_chunk_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("micro_batch_size", "max_tokens_per_micro_batch"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {value}")
         if self.lr <= 0 or self.grad_clip <= 0 or self.warmup_steps < 0 or self.weight_decay < 0:
             raise ValueError("lr and grad_clip must be > 0, warmup_steps and weight_decay >= 0")
         if self.best_mode not in ("max", "min"):
@@ -181,14 +234,17 @@ class Trainer:
         self.model = model
         self.model_dtype = model.dtype
         self.mixed_precision = config.fp32_master_weights and model.dtype in (torch.bfloat16, torch.float16)
+        self.sharded = distributed.parallel
         self.step = 0
 
     def _start(self, resume_from: str | Path | None) -> None:
-        """Upcast to float32 master weights where asked, build the optimizer and schedule, and resume."""
+        """Upcast to float32 master weights where asked, wrap (and shard) the policy, build the optimizer and
+        schedule, and resume."""
+        config = self.config
         if self.mixed_precision:
             self.model = self.model.float()
-        self.parameters = [p for p in self.model.parameters() if p.requires_grad]
-        config = self.config
+        self.policy = self._wrap(self.model, config.activation_checkpointing)
+        self.parameters = [p for p in self.policy.parameters() if p.requires_grad]
         self.optimizer = AdamW(
             self.parameters,
             lr=config.lr,
@@ -199,6 +255,19 @@ class Trainer:
         self.scheduler = self._make_scheduler()
         if resume_from is not None:
             self._resume(Path(resume_from))
+
+    def _wrap(self, model: PreTrainedModel, activation_checkpointing: bool = False) -> TokenLogProbs:
+        """`model` behind the chunked log-prob head; sharded over the ranks in data-parallel training (a
+        frozen reference model too), computing in the model's own dtype when it trains through float32
+        master weights."""
+        policy = TokenLogProbs(model, self.config.logprob_chunk_tokens, activation_checkpointing)
+        if self.sharded:
+            shard(policy, self.distributed, self.model_dtype if self.mixed_precision else None)
+            # FSDP2 takes the first module to run forward as its root: the wrapper, before any generation
+            # runs the model's own layers.
+            self.idle_pass(policy, backward=False)
+            reshard(policy)
+        return policy
 
     # ------------------------------------------------------------------ what an algorithm provides
 
@@ -229,7 +298,8 @@ class Trainer:
         """Run steps until `total_steps` are done or `should_stop()` says so (asked before each step)."""
         last_checkpoint = None
         main = self.distributed.is_main
-        if main and self.step == 0 and self.config.output_dir is not None and self._saves_other_dtype:
+        first = self.step == 0 and self.config.output_dir is not None and self._saves_other_dtype
+        if first and (main or self.sharded):
             last_checkpoint = self.save_checkpoint({})  # step 0: the untrained policy as checkpoints store it
         while self.step < self.total_steps:
             if self.distributed.broadcast_flag(main and self.callbacks.should_stop()):
@@ -239,18 +309,63 @@ class Trainer:
                 self.callbacks.on_step(self.step, result.metrics)
                 if result.epoch_accuracy is not None:
                     self.callbacks.on_example_accuracy(result.epoch, result.epoch_accuracy)
-                if self._checkpoint_due():
-                    last_checkpoint = self.save_checkpoint(result.metrics)
+            if self._checkpoint_due() and (main or self.sharded):
+                last_checkpoint = self.save_checkpoint(result.metrics)
         self.distributed.barrier()
         return TrainResult(step=self.step, stopped=False, last_checkpoint=last_checkpoint)
 
     def _autocast(self) -> AbstractContextManager:
-        return master_weights_autocast(self.mixed_precision, self.device, self.model_dtype)
+        # Sharded, FSDP2's mixed precision casts the weights instead.
+        return master_weights_autocast(
+            self.mixed_precision and not self.sharded, self.device, self.model_dtype
+        )
+
+    def _generation(self) -> AbstractContextManager:
+        """Around generation from the live policy: its full weights gathered when sharded (every rank
+        enters it, with or without prompts of its own)."""
+        return full_parameters(self.policy) if self.sharded else nullcontext()
 
     def _optimizer_step(self) -> float:
-        """Sum gradients over the ranks, clip, step; the pre-clip gradient norm."""
-        self.distributed.all_reduce_gradients(self.parameters)
+        """Clip, step; the pre-clip gradient norm (sharded: of the whole gradient, summed over the ranks
+        by FSDP2's reduce-scatter in the backward passes)."""
         return clipped_step(self.optimizer, self.parameters, self.config.grad_clip, self.step + 1)
+
+    # ------------------------------------------------------------------ micro-batches
+
+    def micro_batches(self, batch: RolloutBatch, rows: Tensor) -> list[Tensor]:
+        """`rows` of `batch` split by the config's micro_batch_size and max_tokens_per_micro_batch."""
+        config = self.config
+        return plan_micro_batches(
+            rows,
+            batch.prompt_lengths,
+            batch.response_lengths,
+            config.micro_batch_size,
+            config.max_tokens_per_micro_batch,
+        )
+
+    def passes(self, counts: list[int]) -> list[int]:
+        """How many forward (+ backward) passes every rank runs for each of this rank's pass `counts`: the
+        most any rank has. Sharded, each pass is a collective, so a rank with fewer runs `idle_pass` for
+        the rest; ask before running any of them (this is a collective too)."""
+        if not self.sharded:
+            return counts
+        every = self.distributed.all_gather_object(counts)
+        return [max(rank[i] for rank in every) for i in range(len(counts))]
+
+    def idle_pass(self, policy: TokenLogProbs, backward: bool) -> None:
+        """A pass on a pad token, with a zero loss: its collectives match the other ranks' passes and every
+        gradient it adds is 0."""
+        part = idle_batch(self.pad_token_id, self.device)
+        with torch.set_grad_enabled(backward), self._autocast():
+            logp, entropy = self.token_logps(policy, part, temperature=1.0)
+        if backward:
+            ((logp.sum() + entropy.sum()) * 0.0).backward()
+
+    def token_logps(
+        self, policy: TokenLogProbs, part: RolloutBatch, temperature: float
+    ) -> tuple[Tensor, Tensor]:
+        """log-probs and entropies [N, T] of `part`'s response tokens under `policy`."""
+        return policy(part.input_ids, part.attention_mask, part.response_ids, part.response_mask, temperature)
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -271,11 +386,12 @@ class Trainer:
     def save_checkpoint(self, metrics: Metrics) -> Path:
         """Checkpoint the current step under output_dir (within the disk budget), prune old ones (never one
         whose evaluation is still to come: `callbacks.protected_checkpoints`), report it via on_checkpoint.
-        Only rank 0 writes (the ranks' weights and optimizer states are equal)."""
+        Sharded, every rank calls it: each writes its shards, rank 0 the rest (and returns the path)."""
         config = self.config
         if config.output_dir is None:
             raise ValueError("config.output_dir is not set")
-        if not self.distributed.is_main:
+        main = self.distributed.is_main
+        if not main and not self.sharded:
             raise RuntimeError(f"rank {self.distributed.rank}: only rank 0 writes checkpoints")
         dtype = self.checkpoint_weights_dtype
         budget = None if config.disk_budget_gib is None else int(config.disk_budget_gib * 1024**3)
@@ -283,6 +399,18 @@ class Trainer:
         master = self.model.dtype == torch.float32 and dtype != torch.float32
         estimate = checkpoint_bytes_estimate(parameters, dtype, resume_state=True, master_weights=master)
         check_budget(config.output_dir, estimate, budget, self.step)
+        weights = None
+        if self.sharded:
+            if main:
+                prepare_scratch(config.output_dir, self.step)
+            self.distributed.barrier()
+            save_sharded_state(
+                scratch_path(config.output_dir, self.step) / SHARDED_STATE, self.policy, self.optimizer
+            )
+            weights = full_weights(self.policy)
+            if not main:
+                self.distributed.barrier()
+                return checkpoint_path(config.output_dir, self.step)
         state = {
             "sampler": self.sampler.state_dict(),
             **self._checkpoint_state(),
@@ -294,20 +422,27 @@ class Trainer:
             self.step,
             self.model,
             self.tokenizer,
-            self.optimizer,
+            None if self.sharded else self.optimizer,
             self.scheduler,
             state,
             dtype=dtype,
+            weights=weights,
+            prepared=self.sharded,
         )
         protected = set(config.keep_steps) | set(self.callbacks.protected_checkpoints())
         prune_checkpoints(
             config.output_dir, config.keep_last, config.best_metric, config.best_mode, protected=protected
         )
+        if self.sharded:
+            self.distributed.barrier()
         self.callbacks.on_checkpoint(self.step, str(path), checkpoint_dtype(path))
         return path
 
     def _resume(self, path: Path) -> None:
-        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler)
+        load_sharded = None
+        if self.sharded:
+            load_sharded = partial(load_sharded_state, policy=self.policy, optimizer=self.optimizer)
+        state = load_checkpoint(path, self.model, self.optimizer, self.scheduler, load_sharded)
         restore_rng_states(path)
         self.step = int(state["step"])
         self.sampler.load_state_dict(state["sampler"])

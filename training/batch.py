@@ -1,7 +1,7 @@
 """Padded tensors of a rollout batch and the policy's log-probs of its response tokens.
 
 Layout (verl's): prompts left-padded to a common width P, responses right-padded to a width T, so that
-the logits predicting the response tokens are one contiguous slice for every row. Position ids are
+the hidden states predicting the response tokens are one contiguous slice for every row. Position ids are
 counted over real tokens only (cumsum of the attention mask), as generation with left padding does, so a
 padded row scores its tokens as the unpadded sequence would.
 """
@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 from transformers import PreTrainedModel
 
-from training.losses import token_logps_and_entropy
+from training.logprobs import TokenLogProbs
 
 
 @dataclass(frozen=True)
@@ -78,16 +78,15 @@ class RolloutBatch:
 
 
 def response_logps_and_entropy(
-    model: PreTrainedModel, batch: RolloutBatch, temperature: float
+    model: PreTrainedModel | TokenLogProbs, batch: RolloutBatch, temperature: float
 ) -> tuple[Tensor, Tensor]:
-    """log π(response token) and the entropy of π at each response position, both [N, T], with
-    π = softmax(logits / temperature). Only the T + 1 last positions go through the LM head."""
-    position_ids = (batch.attention_mask.cumsum(dim=-1) - 1).clamp(min=0)
-    logits = model(
-        input_ids=batch.input_ids,
-        attention_mask=batch.attention_mask,
-        position_ids=position_ids,
-        logits_to_keep=batch.response_width + 1,
-        use_cache=False,
-    ).logits
-    return token_logps_and_entropy(logits[:, :-1], batch.response_ids, temperature)
+    """log π(response token) and the entropy of π at each response position, both [N, T] (0 at padding),
+    with π = softmax(logits / temperature); through the LM head in chunks (training/logprobs.py)."""
+    policy = model if isinstance(model, TokenLogProbs) else TokenLogProbs(model)
+    return policy(batch.input_ids, batch.attention_mask, batch.response_ids, batch.response_mask, temperature)
+
+
+def idle_batch(pad_token_id: int, device: torch.device | str) -> RolloutBatch:
+    """One pad-token prompt and response: the input of a pass a data-parallel rank runs without data of its
+    own, to take part in the collectives of the others' passes (training/sharding.py)."""
+    return RolloutBatch.build([[pad_token_id]], [[pad_token_id]], pad_token_id, device)

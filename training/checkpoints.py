@@ -7,7 +7,10 @@ Layout of `<directory>/step-00000020/`:
     tokenizer files                                            so the folder is a model ref for evaluation
     master/model.safetensors   only when the trainer keeps float32 master weights of a bf16/fp16 model:
                                those, for an exact resume (a subfolder, so that loaders never see them)
-    optimizer.pt        optimizer and lr-scheduler state        (torch.save, loads with weights_only=True)
+    sharded/            only from sharded (FSDP2) training: every rank's shards of the float32 weights and
+                        of the AdamW state (torch.distributed.checkpoint), for an exact resume on any
+                        number of ranks; the weights above are then the gathered full ones
+    optimizer.pt        optimizer (unless sharded/) and lr-scheduler state   (torch.save, weights_only loads)
     rng_state.pt        python, numpy, torch (and CUDA) RNG states
                         (master/, optimizer.pt and rng_state.pt are the RESUME STATE: only the newest
                         checkpoint keeps it, `drop_resume_state`; older ones are weights for evaluation)
@@ -25,7 +28,7 @@ scores.
 import json
 import random
 import shutil
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +47,7 @@ TRAINER_STATE = "trainer_state.json"
 OPTIMIZER_STATE = "optimizer.pt"
 RNG_STATE = "rng_state.pt"
 MASTER_WEIGHTS = "master"
+SHARDED_STATE = "sharded"
 
 
 class CheckpointError(RuntimeError):
@@ -73,34 +77,64 @@ def checkpoint_path(directory: str | Path, step: int) -> Path:
     return Path(directory) / f"{PREFIX}{step:08d}"
 
 
+def scratch_path(directory: str | Path, step: int) -> Path:
+    """Where the checkpoint of `step` is written before it is renamed into place."""
+    return Path(directory) / f"{SCRATCH_PREFIX}{checkpoint_path(directory, step).name}"
+
+
+def prepare_scratch(directory: str | Path, step: int) -> Path:
+    """An empty scratch folder for `step` (stale ones removed), for parts that several processes write
+    (sharded/) before one of them calls `save_checkpoint(..., prepared=True)`."""
+    scratch = scratch_path(directory, step)
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        _remove_scratch(Path(directory))
+        scratch.mkdir()
+    except OSError as error:
+        raise CheckpointWriteError(checkpoint_path(directory, step), error) from error
+    return scratch
+
+
 def save_checkpoint(
     directory: str | Path,
     step: int,
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    optimizer: Optimizer,
+    optimizer: Optimizer | None,
     scheduler: LRScheduler,
     trainer_state: dict[str, Any],
     dtype: torch.dtype | None = None,
+    weights: dict[str, torch.Tensor] | None = None,
+    prepared: bool = False,
 ) -> Path:
     """Write the checkpoint of `step` under `directory` and return its path. `trainer_state` must be
     JSON-serialisable; it is stored with `step` added. `dtype`: the dtype the model files are written in
-    when `model` holds float32 master weights of a model of that dtype (they go to master/ as well)."""
+    when `model` holds float32 master weights of a model of that dtype (they go to master/ as well).
+
+    Sharded training: `weights` are the model's gathered full weights (written instead of
+    `model.state_dict()`), `optimizer` is None (its state is in sharded/) and `prepared` says that the
+    scratch folder (`prepare_scratch`) already holds sharded/."""
     directory = Path(directory)
     target = checkpoint_path(directory, step)
-    scratch = directory / f"{SCRATCH_PREFIX}{target.name}"
+    scratch = scratch_path(directory, step)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        _remove_scratch(directory)
-        if dtype is None or dtype == model.dtype:
+        if not prepared:
+            directory.mkdir(parents=True, exist_ok=True)
+            _remove_scratch(directory)
+        if weights is not None:
+            _save_as(model, dtype or model.dtype, scratch, weights)
+        elif dtype is None or dtype == model.dtype:
             model.save_pretrained(scratch)
         else:
-            _save_as(model, dtype, scratch)
+            _save_as(model, dtype, scratch, model.state_dict())
             (scratch / MASTER_WEIGHTS).mkdir()
             save_model(model, str(scratch / MASTER_WEIGHTS / "model.safetensors"))
         tokenizer.save_pretrained(scratch)
         _torch_save(
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+            {
+                "optimizer": None if optimizer is None else optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+            },
             scratch / OPTIMIZER_STATE,
         )
         _torch_save(_rng_states(), scratch / RNG_STATE)
@@ -121,12 +155,14 @@ def _torch_save(obj: Any, path: Path) -> None:
         torch.save(obj, handle)
 
 
-def _save_as(model: PreTrainedModel, dtype: torch.dtype, folder: Path) -> None:
-    """save_pretrained of `model` cast to `dtype`, tied tensors kept shared, and config.json saying so
-    (save_pretrained records the dtype of the model object, here the master weights')."""
+def _save_as(
+    model: PreTrainedModel, dtype: torch.dtype, folder: Path, weights: dict[str, torch.Tensor]
+) -> None:
+    """save_pretrained of `model` with `weights` cast to `dtype`, tied tensors kept shared, and config.json
+    saying so (save_pretrained records the dtype of the model object, here the master weights')."""
     cast: dict[int, torch.Tensor] = {}
     state = {}
-    for name, tensor in model.state_dict().items():
+    for name, tensor in weights.items():
         if tensor.data_ptr() not in cast:
             cast[tensor.data_ptr()] = tensor.detach().to(dtype)
         state[name] = cast[tensor.data_ptr()]
@@ -184,17 +220,18 @@ def has_resume_state(path: str | Path) -> bool:
 
 
 def drop_resume_state(path: str | Path) -> int:
-    """Delete a checkpoint's optimizer, RNG and master-weight files (what only a resume needs), keeping its
-    weights for evaluation; returns the bytes freed."""
+    """Delete a checkpoint's optimizer, RNG, master-weight and sharded-state files (what only a resume
+    needs), keeping its weights for evaluation; returns the bytes freed."""
     path = Path(path)
     freed = 0
     for name in (OPTIMIZER_STATE, RNG_STATE):
         if (file := path / name).is_file():
             freed += file.stat().st_size
             file.unlink()
-    if (master := path / MASTER_WEIGHTS).is_dir():
-        freed += folder_size(master)
-        shutil.rmtree(master)
+    for folder in (path / MASTER_WEIGHTS, path / SHARDED_STATE):
+        if folder.is_dir():
+            freed += folder_size(folder)
+            shutil.rmtree(folder)
     return freed
 
 
@@ -247,17 +284,30 @@ def checkpoint_dtype(path: str | Path) -> str:
 
 
 def load_checkpoint(
-    path: str | Path, model: PreTrainedModel, optimizer: Optimizer, scheduler: LRScheduler
+    path: str | Path,
+    model: PreTrainedModel,
+    optimizer: Optimizer,
+    scheduler: LRScheduler,
+    load_sharded: Callable[[Path], None] | None = None,
 ) -> dict[str, Any]:
     """Load weights (the float32 master weights where the checkpoint has them), optimizer and scheduler
     state of the checkpoint at `path` into the live objects and return its trainer state. RNG states are
-    restored separately (`restore_rng_states`)."""
+    restored separately (`restore_rng_states`). A sharded trainer passes `load_sharded`, which loads the
+    weights and optimizer state from the checkpoint's sharded/ folder."""
     path = Path(path)
     trainer_state = read_trainer_state(path)
-    master = path / MASTER_WEIGHTS
-    load_model_weights(model, master if master.is_dir() else path)
+    sharded = path / SHARDED_STATE
+    if sharded.is_dir() and load_sharded is None:
+        raise CheckpointError(f"{path} is from sharded training: resume it with resources.processes > 1")
+    if load_sharded is not None and not sharded.is_dir():
+        raise CheckpointError(f"{path} is from one-process training: resume it with resources.processes 1")
     states = torch.load(path / OPTIMIZER_STATE, map_location="cpu", weights_only=True)
-    optimizer.load_state_dict(states["optimizer"])
+    if load_sharded is not None:
+        load_sharded(sharded)
+    else:
+        master = path / MASTER_WEIGHTS
+        load_model_weights(model, master if master.is_dir() else path)
+        optimizer.load_state_dict(states["optimizer"])
     scheduler.load_state_dict(states["scheduler"])
     return trainer_state
 

@@ -1,4 +1,5 @@
-"""Data-parallel processes: the process group torchrun sets up, and the few collectives the trainer needs.
+"""Data-parallel processes: the process group torchrun sets up, and the few collectives the trainer needs
+besides FSDP2's own (training/sharding.py: gradients are reduced by FSDP2, not here).
 
 `init_from_env()` reads torchrun's RANK / WORLD_SIZE / LOCAL_RANK (MASTER_ADDR / MASTER_PORT for the
 rendezvous) and joins the group: NCCL with one GPU per local rank when CUDA is there, gloo on CPU. Without
@@ -71,24 +72,6 @@ class Distributed:
         if self.parallel:
             dist.all_reduce(values, op=dist.ReduceOp.SUM)
         return values
-
-    def all_reduce_gradients(self, parameters: list[torch.nn.Parameter]) -> None:
-        """Sum every parameter's gradient over the ranks, in place. Each rank's loss is already weighted by
-        its share of the global mini-batch, so the sum is the single-process gradient. A parameter no rank
-        has a gradient for keeps `grad = None` (AdamW then skips it, as in a single process)."""
-        if not self.parallel:
-            return
-        flags = [parameter.grad is not None for parameter in parameters]
-        has_grad = torch.tensor(flags, dtype=torch.int32, device=self.device)
-        dist.all_reduce(has_grad, op=dist.ReduceOp.SUM)
-        pending = []
-        for parameter, count in zip(parameters, has_grad.tolist(), strict=True):
-            if count:
-                if parameter.grad is None:
-                    parameter.grad = torch.zeros_like(parameter)
-                pending.append(dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM, async_op=True))
-        for work in pending:
-            work.wait()
 
     def barrier(self) -> None:
         if self.parallel:

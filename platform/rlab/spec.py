@@ -275,6 +275,30 @@ class TrainSpec(Block):
         None, gt=0, description="Most GiB this run's checkpoints may use; empty = no budget."
     )
     seed: int = Field(0, ge=0)
+    micro_batch_size: int | None = Field(
+        None,
+        ge=1,
+        description="Rows per forward/backward pass (responses for GRPO-family algorithms, sequences for "
+        "SFT); gradients accumulate over the micro-batches and the update is the whole mini-batch's. Empty = "
+        "the whole mini-batch (docs/training-engine.md, memory).",
+    )
+    max_tokens_per_micro_batch: int | None = Field(
+        None,
+        ge=1,
+        description="Dynamic batching: micro-batches are packed so that rows × (longest prompt + longest "
+        "response) stays within this many tokens; at least max_prompt_length + max_response_length. "
+        "Empty = off.",
+    )
+    logprob_chunk_tokens: int = Field(
+        1024,
+        ge=1,
+        description="Response positions whose full-vocabulary float32 logits exist at once (log-probs and "
+        "entropies are computed through the LM head in chunks of this many tokens).",
+    )
+    activation_checkpointing: bool = Field(
+        False,
+        description="Recompute each decoder layer in the backward pass instead of keeping its activations.",
+    )
 
     @model_validator(mode="after")
     def mini_batch_divides(self) -> TrainSpec:

@@ -7,22 +7,23 @@ normaliser (each rank's own token count instead of the global one) shows up in t
 """
 
 import os
-import random
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
+from torch.distributed.tensor import DTensor
+from transformers import AutoModelForCausalLM
 
-from evaluation.generation.base import Completion, SamplingConfig
 from tests.models import make_model, make_tokenizer
 from tests.services import free_port
+from tests.training.scripted import ScriptedEngine, contains_answer
 from training.algorithms.grpo.config import GRPOConfig
-from training.algorithms.grpo.trainer import RANK_SEED_STRIDE, GRPOTrainer
+from training.algorithms.grpo.trainer import GRPOTrainer
 from training.algorithms.srft.trainer import SRFTTrainer
 from training.callbacks import NullCallbacks
+from training.checkpoints import CheckpointError
 from training.distributed import SINGLE_PROCESS, Distributed, close, init_from_env, mini_batch_shares
 from training.examples import TrainingExample
 from training.losses import LossConfig
@@ -67,6 +68,19 @@ RUNS: dict[str, tuple[GRPOConfig, type[GRPOTrainer]]] = {
         GRPOTrainer,
     ),
     "srft": (replace(BASE, mini_batch_size=2), SRFTTrainer),
+    # Micro-batches of 1-2 rows by a token budget: the ranks' pass counts differ, the rank with fewer
+    # runs idle passes (every pass is an FSDP2 collective); decoder layers recomputed in the backward.
+    "token-budget": (
+        replace(
+            BASE,
+            mini_batch_size=2,
+            max_prompt_length=40,
+            max_tokens_per_micro_batch=46,
+            activation_checkpointing=True,
+            loss=LossConfig(kl_coef=0.01),
+        ),
+        GRPOTrainer,
+    ),
 }
 COMPARED_METRICS = (
     "loss",
@@ -80,34 +94,6 @@ COMPARED_METRICS = (
     "response_length_max",
     "clip_frac",
 )
-
-
-def contains_answer(completion_text: str, gold: str, **kwargs: object) -> float:
-    return 1.0 if gold in completion_text.split() else 0.0
-
-
-class ScriptedEngine:
-    """Responses of 1-6 digit words, a function of (prompt, response index, step) only: the same in every
-    process and after a resume (the step is recovered from the sampling seed)."""
-
-    def __init__(self, tokenizer) -> None:
-        self.tokenizer = tokenizer
-
-    def generate(self, prompts: Sequence[str], sampling: SamplingConfig) -> list[list[Completion]]:
-        step = sampling.seed % RANK_SEED_STRIDE
-        return [[self._completion(prompt, j, step) for j in range(sampling.n)] for prompt in prompts]
-
-    def _completion(self, prompt: str, j: int, step: int) -> Completion:
-        rng = random.Random(f"{prompt}|{j}|{step}")
-        text = " ".join(rng.choice("0123456789") for _ in range(rng.randint(1, 6)))
-        ids = tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        return Completion(text=text, n_tokens=len(ids), finish_reason="stop", token_ids=ids)
-
-    def sync_weights(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 class Recorder(NullCallbacks):
@@ -144,10 +130,18 @@ def train(name: str, output_dir: Path, distributed: Distributed = SINGLE_PROCESS
     )
     result = trainer.train()
     return {
-        "parameters": {n: p.detach().clone() for n, p in trainer.model.named_parameters()},
+        "parameters": full_parameters(trainer.model),
         "events": callbacks.events,
         "history": trainer.accuracy_history,
         "result": (result.step, result.stopped),
+    }
+
+
+def full_parameters(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's parameters, gathered from every rank's shards when sharded (a collective)."""
+    return {
+        name: (p.full_tensor() if isinstance(p, DTensor) else p).detach().clone()
+        for name, p in model.named_parameters()
     }
 
 
@@ -244,6 +238,26 @@ def test_every_rank_resumes_from_the_checkpoint(two_processes):
         assert rank["resumed"]["result"] == (3, False)
         for parameter, value in ranks[0]["token-mean"]["parameters"].items():
             assert torch.allclose(rank["resumed"]["parameters"][parameter], value, atol=1e-6), parameter
+
+
+def test_a_sharded_checkpoint_is_a_plain_hugging_face_folder(two_processes):
+    """Evaluation loads a checkpoint by path: config, safetensors and tokenizer of the gathered weights,
+    beside the ranks' shards (sharded/) for resuming."""
+    directory, ranks = two_processes
+    path = directory / "token-mean" / "step-00000003"
+    assert (path / "sharded" / ".metadata").is_file()
+    assert (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
+    assert not list(path.glob("*.safetensors.index.json"))
+    loaded = AutoModelForCausalLM.from_pretrained(path)
+    final = ranks[0]["token-mean"]["parameters"]
+    for name, value in loaded.named_parameters():
+        assert torch.equal(value, final[name]), name
+
+
+def test_a_sharded_checkpoint_does_not_resume_in_one_process(two_processes, tmp_path):
+    directory, _ = two_processes
+    with pytest.raises(CheckpointError, match="from sharded training"):
+        train("token-mean", tmp_path, resume_from=directory / "token-mean" / "step-00000002")
 
 
 def test_batch_sizes_must_divide_among_the_processes(tmp_path):

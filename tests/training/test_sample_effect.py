@@ -20,15 +20,21 @@ PAD = 0
 
 
 class Unigram(torch.nn.Module):
-    """Logits θ at every position, whatever the input: two tokens, 0 and 1."""
+    """Logits θ at every position, whatever the input: two tokens, 0 and 1. Shaped as the trainer's
+    log-prob head reads a causal LM: a decoder (`base_model`) whose hidden state is the constant 1, and an
+    LM head whose weight [2, 1] is θ."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.theta = torch.nn.Parameter(torch.zeros(2))
+        self.config = SimpleNamespace()
+        self.head = torch.nn.Linear(1, 2, bias=False)
+        torch.nn.init.zeros_(self.head.weight)
 
-    def forward(self, input_ids, logits_to_keep=0, **kwargs):
-        logits = self.theta.expand(*input_ids.shape, 2)
-        return SimpleNamespace(logits=logits[:, -logits_to_keep:] if logits_to_keep else logits)
+    def base_model(self, input_ids, **kwargs):
+        return SimpleNamespace(last_hidden_state=torch.ones(*input_ids.shape, 1))
+
+    def get_output_embeddings(self) -> torch.nn.Linear:
+        return self.head
 
 
 def test_gradients_and_effects_by_hand():

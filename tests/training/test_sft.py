@@ -40,6 +40,11 @@ def _train(tokenizer, config, examples=EXAMPLES, model=None, **kwargs) -> tuple[
     return trainer, recorder
 
 
+def test_a_token_budget_below_max_length_is_refused():
+    with pytest.raises(ValueError, match="must hold the longest sequence: max_length = 64"):
+        make_config(max_tokens_per_micro_batch=63)
+
+
 def test_loss_is_the_mean_over_sequences_of_each_sequences_token_mean():
     logp = torch.tensor([[-1.0, -3.0, -7.0], [-4.0, -9.0, -9.0]])
     mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
@@ -70,10 +75,16 @@ def test_first_step_loss_counts_only_response_tokens(tokenizer):
     assert metrics["tokens"] == 12 + 6 + 11  # words (\boxed is "\\" + "boxed") + EOS each
 
 
-def test_micro_batches_give_the_same_step(tokenizer):
+@pytest.mark.parametrize(
+    "memory",
+    # rows of 37-43 tokens: a budget of 64 holds one per micro-batch
+    [{"micro_batch_size": 1}, {"max_tokens_per_micro_batch": 64, "logprob_chunk_tokens": 3}],
+    ids=["rows", "token-budget"],
+)
+def test_micro_batches_give_the_same_step(tokenizer, memory):
     # Step 2's loss is computed after step 1's update: equal losses mean equal updates.
     _, whole = _train(tokenizer, make_config(epochs=1))
-    _, micro = _train(tokenizer, make_config(epochs=1, micro_batch_size=1))
+    _, micro = _train(tokenizer, make_config(epochs=1, **memory))
     assert len(whole.steps) == 2
     for (_, a), (_, b) in zip(whole.steps, micro.steps, strict=True):
         assert b["loss"] == pytest.approx(a["loss"], abs=1e-5)

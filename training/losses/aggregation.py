@@ -8,9 +8,16 @@
 
 A row without valid tokens counts as a sequence with mean 0 (as TRL does, clamping its token count to 1).
 Masked positions are replaced by 0 before summing, so garbage (inf/NaN) at padding cannot leak in.
+
+Micro-batches (gradient accumulation, data-parallel ranks): a mode's value on the whole mini-batch is the sum,
+over its micro-batches, of each micro-batch's own value times `share` — the micro-batch's part of the mode's
+normaliser (its tokens over the mini-batch's tokens for token-mean, its responses over the mini-batch's
+responses for the seq-mean modes, 1 for the constant-normalised sum). `Totals` carries the mini-batch's
+counts, over all ranks.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -56,3 +63,24 @@ def aggregate(per_token: Tensor, mask: Tensor, mode: str, norm_length: float | N
     if per_token.shape != mask.shape:
         raise ValueError(f"per-token shape {tuple(per_token.shape)} != mask shape {tuple(mask.shape)}")
     return AGGREGATIONS[mode](per_token, mask.to(per_token.dtype), norm_length)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Counts of the whole mini-batch a micro-batch belongs to, over all data-parallel ranks."""
+
+    rows: float  # responses
+    tokens: float  # valid (mask = 1) response tokens
+
+
+def share(mask: Tensor, mode: str, totals: Totals | None) -> float:
+    """The part of `mode`'s normaliser that a micro-batch with `mask` [B, T] holds of its mini-batch: its
+    loss times this, summed over the micro-batches, is the mini-batch's loss. `totals` None: the micro-batch
+    is the whole mini-batch (1)."""
+    if mode not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation mode {mode!r}; choose one of {sorted(AGGREGATIONS)}")
+    if totals is None or mode == "seq-mean-token-sum-norm":
+        return 1.0
+    if mode == "token-mean":
+        return float(mask.sum()) / max(totals.tokens, 1.0)
+    return mask.shape[0] / totals.rows

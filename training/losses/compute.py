@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from training.losses.aggregation import aggregate
+from training.losses.aggregation import Totals, aggregate, share
 from training.losses.config import LossConfig
 from training.losses.kl import kl_penalty
 from training.losses.policy import policy_loss
@@ -19,12 +19,15 @@ class LossBatch:
     advantages: Tensor
     mask: Tensor
     ref_logp: Tensor | None = None
+    totals: Totals | None = None  # of the mini-batch this is a micro-batch of; None: it is the mini-batch
+
+
 
 
 @dataclass
 class LossOutput:
-    loss: Tensor
-    metrics: dict[str, float]
+    loss: Tensor  # to backpropagate: this micro-batch's part of the mini-batch's loss (see LossBatch.totals)
+    metrics: dict[str, float]  # the micro-batch's own values
 
 
 def compute_loss(
@@ -60,23 +63,29 @@ def with_regularization(
 ) -> LossOutput:
     """An algorithm's own objective terms + beta * agg(KL) + alpha * agg_H(H): the KL and entropy terms that
     every objective (GRPO's clipped PG, SRFT's four parts, GSPO's sequence-level PG) composes with.
-    Adds kl and entropy (whenever their inputs are given) and loss to `metrics`."""
+    Adds kl and entropy (whenever their inputs are given) and loss to `metrics`.
+
+    The objective terms are aggregated with `config.aggregation`. With `batch.totals` (a micro-batch) each
+    term is scaled by the micro-batch's share of its aggregation's normaliser, so that the micro-batches'
+    losses sum to the mini-batch's loss exactly whatever the modes; the `loss` metric is unscaled."""
     if config.kl_coef and batch.ref_logp is None:
         raise ValueError("kl_coef > 0 needs batch.ref_logp")
     if config.entropy_coeff and entropy is None:
         raise ValueError("entropy_coeff != 0 needs the per-token entropy")
-    terms = list(objective)
+    objective_share = share(batch.mask, config.aggregation, batch.totals)
+    terms = [(term, objective_share) for term in objective]
     if batch.ref_logp is not None:
         per_token_kl = kl_penalty(logp, batch.ref_logp, config.kl_estimator)
         kl = aggregate(per_token_kl, batch.mask, config.aggregation, config.norm_length)
         metrics["kl"] = kl.item()
         if config.kl_coef:
-            terms.append(config.kl_coef * kl)
+            terms.append((config.kl_coef * kl, objective_share))
     if entropy is not None:
         mean_entropy = aggregate(entropy, batch.mask, config.entropy_aggregation, config.norm_length)
         metrics["entropy"] = mean_entropy.item()
         if config.entropy_coeff:
-            terms.append(config.entropy_coeff * mean_entropy)
-    loss = torch.stack(terms).sum()
-    metrics["loss"] = loss.item()
+            entropy_share = share(batch.mask, config.entropy_aggregation, batch.totals)
+            terms.append((config.entropy_coeff * mean_entropy, entropy_share))
+    metrics["loss"] = float(sum(float(term.detach()) for term, _ in terms))
+    loss = torch.stack([term * weight for term, weight in terms]).sum()
     return LossOutput(loss=loss, metrics=metrics)

@@ -12,7 +12,8 @@ import torch
 from torch import Tensor
 
 
-def _entropy_from_logp(logp: Tensor) -> Tensor:
+def entropy_from_logp(logp: Tensor) -> Tensor:
+    """H = -Σ_v p_v log p_v from log-probabilities `logp` [..., V]; returns shape [...]."""
     # 0·(-inf) would be NaN: clamp log p to the most negative finite value first (its gradient there is 0).
     finite_logp = logp.clamp(min=torch.finfo(logp.dtype).min)
     return -(logp.exp() * finite_logp).sum(dim=-1)
@@ -26,9 +27,9 @@ def entropy_from_logits(logits: Tensor, chunk_size: int | None = None) -> Tensor
     kept for backward anyway.
     """
     if chunk_size is None:
-        return _entropy_from_logp(torch.log_softmax(logits.float(), dim=-1))
+        return entropy_from_logp(torch.log_softmax(logits.float(), dim=-1))
     rows = logits.reshape(-1, logits.shape[-1])
-    chunks = [_entropy_from_logp(torch.log_softmax(c.float(), dim=-1)) for c in rows.split(chunk_size)]
+    chunks = [entropy_from_logp(torch.log_softmax(c.float(), dim=-1)) for c in rows.split(chunk_size)]
     return torch.cat(chunks).reshape(logits.shape[:-1])
 
 
@@ -41,4 +42,4 @@ def token_logps_and_entropy(
         raise ValueError(f"temperature must be positive, got {temperature}")
     logp = torch.log_softmax(logits.float() / temperature, dim=-1)
     token_logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-    return token_logp, _entropy_from_logp(logp)
+    return token_logp, entropy_from_logp(logp)

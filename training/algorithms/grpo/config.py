@@ -38,14 +38,6 @@ class GRPOConfig(TrainerConfig):
             "None = batch_size: one optimizer step per rollout batch, fully on-policy."
         },
     )
-    micro_batch_size: int | None = field(
-        default=None,
-        metadata={
-            "help": "Responses per forward/backward pass (gradient accumulation, memory only). "
-            "None = the whole mini-batch. Each micro-batch's loss is weighted by its share of the "
-            "mini-batch's responses, as in verl."
-        },
-    )
     max_prompt_length: int = field(
         default=1024, metadata={"help": "Prompts longer than this (in tokens) are refused at start-up."}
     )
@@ -95,10 +87,14 @@ class GRPOConfig(TrainerConfig):
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("mini_batch_size", "micro_batch_size"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1 or None, got {value}")
+        if self.mini_batch_size is not None and self.mini_batch_size < 1:
+            raise ValueError(f"mini_batch_size must be >= 1 or None, got {self.mini_batch_size}")
+        longest = self.max_prompt_length + self.max_response_length
+        if self.max_tokens_per_micro_batch is not None and self.max_tokens_per_micro_batch < longest:
+            raise ValueError(
+                f"max_tokens_per_micro_batch {self.max_tokens_per_micro_batch} must hold the longest row: "
+                f"max_prompt_length + max_response_length = {longest}"
+            )
         if self.batch_size % self.mini_batch_prompts:
             raise ValueError(
                 f"mini_batch_size {self.mini_batch_size} must divide batch_size {self.batch_size}"

@@ -9,10 +9,10 @@ One step (verl semantics, docs/training-engine.md):
   6. ppo_epochs passes over mini-batches: forward, compute_loss, backward (micro-batches), clip, AdamW step;
   7. lr scheduler step, weights to the rollout engine, metrics.
 The loop, optimizer, master weights, checkpoints and resume are the base trainer's (training/base_trainer.py).
-Data parallel (`distributed`, launched by torchrun): each rank generates and trains on its share of every
-mini-batch's prompts, gradients are summed over the ranks with each rank's loss weighted by its share of
-the global mini-batch, so the update is the single-process update on the same rollouts; rank 0 alone
-reports, checkpoints and decides to stop (docs/distributed.md).
+Data parallel (`distributed`, launched by torchrun): the policy (and reference) are sharded with FSDP2; each
+rank generates and trains on its share of every mini-batch's prompts, gradients are summed over the ranks
+with each rank's loss scaled by its share of the global mini-batch, so the update is the single-process
+update on the same rollouts; rank 0 alone reports and decides to stop (docs/distributed.md).
 """
 
 import copy
@@ -20,6 +20,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,15 @@ from training.advantages import group_advantages
 from training.algorithms.grpo.config import GRPOConfig
 from training.algorithms.grpo.ranks import RankRollouts, in_batch_order, sum_over_ranks
 from training.base_trainer import EpochAccuracy, StepResult, Trainer
-from training.batch import RolloutBatch, response_logps_and_entropy
+from training.batch import RolloutBatch
 from training.callbacks import Metrics, TrainerCallbacks
 from training.distributed import SINGLE_PROCESS, Distributed, mini_batch_shares
 from training.examples import ExampleBatch, ExampleKey, ExampleSampler, TrainingExample
-from training.losses import LossBatch, LossOutput, compute_loss
+from training.logprobs import TokenLogProbs
+from training.losses import LossBatch, LossOutput, Totals, compute_loss, share
 from training.rewards import Gold, score_completions
-from training.rollouts import RolloutEngine, create_rollout_engine
+from training.rollouts import RolloutEngine, TransformersRolloutEngine, create_rollout_engine
+from training.sharding import reshard
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ class GRPOTrainer(Trainer):
         distributed.require_divisible(config.mini_batch_prompts, "mini_batch_size")
         super().__init__(model, tokenizer, config, callbacks, distributed)
         self.config: GRPOConfig = config
-        self.reference = _frozen_copy(model) if config.loss.kl_coef > 0 else None
+        reference = _frozen_copy(model) if config.loss.kl_coef > 0 else None
         self.sampler = ExampleSampler(examples, config.batch_size, config.seed, config.repeat_to_batch)
         self.prompt_texts, self.prompt_ids = self._render_prompts(examples)
         # Before the float32 upcast: a vLLM engine copies the policy in the model's own dtype.
@@ -85,6 +88,8 @@ class GRPOTrainer(Trainer):
         self.epoch_counts: dict[ExampleKey, list[float]] = {}  # key -> [correct, rollouts] this epoch
         self.accuracy_history: dict[ExampleKey, list[float]] = {}  # key -> accuracy per finished epoch
         self._start(resume_from)
+        # Sharded like the policy (a frozen copy in the model's own dtype; no optimizer state).
+        self.reference = None if reference is None else self._wrap(reference)
 
     # ------------------------------------------------------------------ run
 
@@ -113,7 +118,8 @@ class GRPOTrainer(Trainer):
         prompts = [batch.examples[index] for index in mine]
         examples = [example for example in prompts for _ in range(group)]
         # A rank may have no prompts in a last, partial batch; it still takes part in every collective.
-        completions = [c for per_prompt in self._generate(prompts) for c in per_prompt] if prompts else []
+        with self._rollout_weights():
+            completions = [c for per_prompt in self._generate(prompts) for c in per_prompt] if prompts else []
         generation_seconds = time.perf_counter() - started
 
         texts = [completion.text for completion in completions]
@@ -198,6 +204,11 @@ class GRPOTrainer(Trainer):
         with self._autocast():
             return self.rollouts.generate(prompts, sampling)
 
+    def _rollout_weights(self) -> AbstractContextManager:
+        """The transformers engine samples from the live policy: sharded, its full weights are gathered
+        for the generation. A vLLM engine holds its own copy."""
+        return self._generation() if isinstance(self.rollouts, TransformersRolloutEngine) else nullcontext()
+
     def _build_rollout(
         self, examples: list[TrainingExample], completions: list[Completion], rewards: list[float]
     ) -> tuple[RolloutBatch, Tensor, Metrics]:
@@ -230,44 +241,50 @@ class GRPOTrainer(Trainer):
     ) -> dict[str, float]:
         """ppo_epochs passes over this rank's `shares` of the global mini-batches (mini_batch_shares of a
         batch of `batch_prompts` prompts; a single process's shares are the whole mini-batches). `rollout`
-        is None on a rank without prompts this step: it only joins the collectives."""
+        is None on a rank without prompts this step: it only joins the collectives.
+
+        Each mini-batch runs in micro-batches (train.micro_batch_size, train.max_tokens_per_micro_batch);
+        every micro-batch's loss is scaled by its share of the global mini-batch (`Totals`: responses and
+        response tokens over all ranks), so the summed gradients are those of the mini-batch's loss."""
         config, rows = self.config, self.rows_per_prompt
-        mini_rows = config.mini_batch_prompts * rows
-        micro_rows = config.micro_batch_size or mini_rows
-        old_logp = ref_logp = None
-        if rollout is not None and not config.on_policy:
-            old_logp = self._logps(self.model, rollout, micro_rows)
-        if rollout is not None and self.reference is not None:
-            ref_logp = self._logps(self.reference, rollout, micro_rows)
         sizes = [len(share) * rows for share in shares]
         minis = torch.arange(sum(sizes), device=self.device).split(sizes)
-        global_rows = [min(mini_rows, batch_prompts * rows - k * mini_rows) for k in range(len(shares))]
-        global_tokens = self._global_tokens(rollout, minis)
+        plans = [self.micro_batches(rollout, mini) if len(mini) else [] for mini in minis]
+        passes = self.passes([len(micros) for micros in plans])
+        totals = self._totals(rollout, minis)
+        old_logp = ref_logp = None
+        if not config.on_policy:
+            old_logp = self._logps(self.policy, rollout, plans)
+        if self.reference is not None:
+            ref_logp = self._logps(self.reference, rollout, plans)
 
         updates: list[dict[str, float]] = []
         entropy_sum, token_count = 0.0, 0.0
         for epoch in range(config.ppo_epochs):
-            for k, mini in enumerate(minis):
+            for k, micros in enumerate(plans):
                 sums: dict[str, float] = defaultdict(float)
-                for micro in mini.split(micro_rows) if len(mini) else ():
+                for micro in micros:
                     part = rollout.select(micro)
                     with self._autocast():
-                        logp, entropy = response_logps_and_entropy(self.model, part, config.temperature)
+                        logp, entropy = self.token_logps(self.policy, part, config.temperature)
                     width = part.response_width
                     loss_batch = LossBatch(
                         old_logp=logp.detach() if old_logp is None else old_logp[micro, :width],
                         advantages=advantages[micro],
                         mask=part.response_mask,
                         ref_logp=None if ref_logp is None else ref_logp[micro, :width],
+                        totals=totals[k],
                     )
                     output = self._loss(logp, entropy, loss_batch, micro)
-                    weight = self._share_weight(part, global_rows[k], global_tokens[k])
-                    (output.loss * weight).backward()
+                    output.loss.backward()
+                    weight = share(part.response_mask, config.loss.aggregation, totals[k])
                     for name, value in output.metrics.items():
                         sums[name] += weight * value
                     if epoch == 0:
                         entropy_sum += float((entropy.detach() * part.response_mask).sum())
                         token_count += float(part.response_mask.sum())
+                for _ in range(passes[k] - len(micros)):
+                    self.idle_pass(self.policy, backward=True)
                 sums["grad_norm"] = self._optimizer_step()
                 updates.append(sums)
         updates, entropy_sum, token_count = sum_over_ranks(
@@ -277,40 +294,33 @@ class GRPOTrainer(Trainer):
         metrics["entropy"] = entropy_sum / max(token_count, 1.0)
         return metrics
 
-    def _global_tokens(self, rollout: RolloutBatch | None, minis: Sequence[Tensor]) -> list[float]:
-        """Response tokens of each global mini-batch, over all ranks (only token-mean needs them)."""
-        if self.config.loss.aggregation != "token-mean":
-            return [0.0] * len(minis)
-        counts = [float(rollout.response_mask[mini].sum()) if len(mini) else 0.0 for mini in minis]
+    def _totals(self, rollout: RolloutBatch | None, minis: Sequence[Tensor]) -> list[Totals]:
+        """Responses and response tokens of each global mini-batch, over all ranks."""
+        counts = [
+            [float(len(mini)), float(rollout.response_mask[mini].sum()) if len(mini) else 0.0]
+            for mini in minis
+        ]
         local = torch.tensor(counts, dtype=torch.float64, device=self.device)
-        return self.distributed.all_reduce_sum(local).tolist()
-
-    def _share_weight(self, part: RolloutBatch, global_rows: int, global_tokens: float) -> float:
-        """The weight of a micro-batch's loss: its share of the global mini-batch, so that the summed
-        gradients of all micro-batches on all ranks are the gradient of the mini-batch's loss.
-
-        With micro-batches (micro_batch_size set) the share is counted in responses, verl's weighting, as
-        in a single process. Without, a rank's micro-batch is its whole share of the mini-batch, and the
-        single-process loss aggregates over the whole mini-batch: token-mean divides by the global token
-        count (verl's dp-aware agg_loss: token sum / global tokens · dp size, gradients averaged), the
-        constant-normalised seq-mean-token-sum-norm is a plain sum over ranks, the seq-mean modes a share
-        in responses. In a single process each weight is 1 for the whole mini-batch, as before."""
-        config = self.config
-        if config.micro_batch_size is None and config.loss.aggregation == "seq-mean-token-sum-norm":
-            return 1.0
-        if config.micro_batch_size is None and config.loss.aggregation == "token-mean" and global_tokens:
-            return float(part.response_mask.sum()) / global_tokens
-        return len(part) / global_rows
+        summed = self.distributed.all_reduce_sum(local)
+        return [Totals(rows=rows, tokens=tokens) for rows, tokens in summed.tolist()]
 
     @torch.no_grad()
-    def _logps(self, model: PreTrainedModel, rollout: RolloutBatch, chunk_rows: int) -> Tensor:
-        logps = torch.zeros(rollout.response_ids.shape, device=self.device)
-        for rows in torch.arange(len(rollout), device=self.device).split(chunk_rows):
-            part = rollout.select(rows)
+    def _logps(
+        self, policy: TokenLogProbs, rollout: RolloutBatch | None, plans: list[list[Tensor]]
+    ) -> Tensor | None:
+        """log-probs [N, T] of the rollout's response tokens under `policy` (old or reference), in the
+        update's micro-batches."""
+        micros = [micro for plan in plans for micro in plan]
+        (passes,) = self.passes([len(micros)])
+        logps = None if rollout is None else torch.zeros(rollout.response_ids.shape, device=self.device)
+        for micro in micros:
+            part = rollout.select(micro)
             with self._autocast():
-                logps[rows, : part.response_width] = response_logps_and_entropy(
-                    model, part, self.config.temperature
-                )[0]
+                logp, _ = self.token_logps(policy, part, self.config.temperature)
+            logps[micro, : part.response_width] = logp
+        for _ in range(passes - len(micros)):
+            self.idle_pass(policy, backward=False)
+        reshard(policy)  # sharded, the root would keep its full weights until a backward that never comes
         return logps
 
     def _record_accuracy(

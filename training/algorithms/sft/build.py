@@ -9,7 +9,8 @@ from training.examples import TrainingExample
 
 
 def sft_config(spec: Any, runtime: TrainerRuntime) -> SFTConfig:
-    """The algorithm's block (epochs, micro-batch), then `train:`; max_length = prompt + response."""
+    """The algorithm's block (epochs), then `train:` (memory settings included); max_length = prompt +
+    response."""
     train = spec.train
     return config_from(
         SFTConfig,

@@ -11,12 +11,11 @@ SFT_TRAIN_DEFAULTS = {"lr": 1e-5, "weight_decay": 0.0}
 class SFTOptions(SpecBlock):
     """The SFT stage (docs/redistillation.md). It also reads train.lr (default 1e-5 for SFT), batch_size
     (sequences per optimizer step), max_prompt_length + max_response_length (max sequence length),
-    weight_decay (default 0 for SFT), grad_clip, save_every, keep_last and seed; not train.steps."""
+    weight_decay (default 0 for SFT), grad_clip, save_every, keep_last, seed and the memory settings
+    (micro_batch_size, max_tokens_per_micro_batch, logprob_chunk_tokens, activation_checkpointing); not
+    train.steps."""
 
     epochs: int = Field(2, ge=1, description="Passes over the SFT data (re-distillation seed: 2).")
-    micro_batch_size: int | None = Field(
-        None, ge=1, description="Sequences per forward/backward pass (memory only); empty = the whole batch."
-    )
 
 
 class SFTBlock(SFTOptions):

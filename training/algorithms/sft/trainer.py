@@ -24,7 +24,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_cosine_sc
 from evaluation.templates import get_template
 from training.algorithms.srft.trainer import demonstration_token_ids
 from training.base_trainer import StepResult, Trainer, TrainerConfig
-from training.batch import RolloutBatch, response_logps_and_entropy
+from training.batch import RolloutBatch
 from training.callbacks import TrainerCallbacks
 from training.examples import ExampleKey, ExampleSampler, TrainingExample
 from training.losses import aggregate
@@ -55,13 +55,6 @@ class SFTConfig(TrainerConfig):
         },
     )
     batch_size: int = field(default=32, metadata={"help": "Sequences per optimizer step (seed: 32)."})
-    micro_batch_size: int | None = field(
-        default=None,
-        metadata={
-            "help": "Sequences per forward/backward pass (gradient accumulation, memory only); "
-            "None = the whole batch. The loss is exact for any value."
-        },
-    )
     epochs: int = field(default=2, metadata={"help": "Passes over the examples (seed: 2)."})
 
     def __post_init__(self) -> None:
@@ -69,8 +62,11 @@ class SFTConfig(TrainerConfig):
         for name in ("max_length", "batch_size", "epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.micro_batch_size is not None and self.micro_batch_size < 1:
-            raise ValueError(f"micro_batch_size must be >= 1 or None, got {self.micro_batch_size}")
+        if self.max_tokens_per_micro_batch is not None and self.max_tokens_per_micro_batch < self.max_length:
+            raise ValueError(
+                f"max_tokens_per_micro_batch {self.max_tokens_per_micro_batch} must hold the longest "
+                f"sequence: max_length = {self.max_length}"
+            )
 
 
 def sft_loss(logp: Tensor, mask: Tensor) -> Tensor:
@@ -123,13 +119,14 @@ class SFTTrainer(Trainer):
             self.pad_token_id,
             self.device,
         )
-        micro_rows = self.config.micro_batch_size or len(rows)
         lr = self.scheduler.get_last_lr()[0]
         loss_sum = 0.0
-        for micro in torch.arange(len(rows), device=self.device).split(micro_rows):
+        # Micro-batches (train.micro_batch_size / max_tokens_per_micro_batch): each loss scaled by its
+        # share of the batch's sequences, so the accumulated gradient is the whole batch's.
+        for micro in self.micro_batches(rows, torch.arange(len(rows), device=self.device)):
             part = rows.select(micro)
             with self._autocast():
-                logp, _ = response_logps_and_entropy(self.model, part, temperature=1.0)
+                logp, _ = self.token_logps(self.policy, part, temperature=1.0)
             loss = sft_loss(logp, part.response_mask) * (len(micro) / len(rows))
             loss.backward()
             loss_sum += float(loss.detach())
