@@ -101,7 +101,8 @@ def test_grpo_config_is_the_spec_field_by_field():
     for source in (spec.algorithm.grpo, spec.train):
         for field in type(source).model_fields:
             if hasattr(config, field):
-                assert getattr(config, field) == getattr(source, field), field
+                value = getattr(source, field)
+                assert getattr(config, field) == (tuple(value) if isinstance(value, list) else value), field
     for field in type(spec.loss).model_fields:
         assert getattr(config.loss, field) == getattr(spec.loss, field), field
     assert config.loss.norm_length == 64 and config.repeat_to_batch and config.best_metric == "reward_mean"

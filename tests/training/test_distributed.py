@@ -161,8 +161,10 @@ def _rank_main(rank: int, port: int, directory: str) -> None:
     try:
         results = {name: train(name, root / name, distributed) for name in RUNS}
         results["stopped"] = train("micro-batches", root / "stopped", distributed, stop_after=1)
+        # Only a run's newest checkpoint keeps its resume state: stop one after step 2, resume from there.
+        train("token-mean", root / "half", distributed, stop_after=2)
         results["resumed"] = train(
-            "token-mean", root / "resumed", distributed, resume_from=root / "token-mean" / "step-00000002"
+            "token-mean", root / "resumed", distributed, resume_from=root / "half" / "step-00000002"
         )
         torch.save(results, root / f"rank{rank}.pt")
     finally:
@@ -257,7 +259,7 @@ def test_a_sharded_checkpoint_is_a_plain_hugging_face_folder(two_processes):
 def test_a_sharded_checkpoint_does_not_resume_in_one_process(two_processes, tmp_path):
     directory, _ = two_processes
     with pytest.raises(CheckpointError, match="from sharded training"):
-        train("token-mean", tmp_path, resume_from=directory / "token-mean" / "step-00000002")
+        train("token-mean", tmp_path, resume_from=directory / "half" / "step-00000002")
 
 
 def test_batch_sizes_must_divide_among_the_processes(tmp_path):
