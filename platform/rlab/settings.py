@@ -136,6 +136,8 @@ RLAB_ARTIFACT_DIR = ARTIFACT_DIR
 RLAB_HEARTBEAT_SECONDS = float(os.environ.get("RLAB_HEARTBEAT_SECONDS", "15"))
 RLAB_STALE_AFTER_SECONDS = float(os.environ.get("RLAB_STALE_AFTER_SECONDS", "300"))
 RLAB_STALE_CHECK_SECONDS = float(os.environ.get("RLAB_STALE_CHECK_SECONDS", "60"))
+# Memory of one GPU of the gpu queue's workers: submission refuses runs the planner says cannot fit it.
+RLAB_GPU_MEMORY = os.environ.get("RLAB_GPU_MEMORY", "80GiB")
 
 # Celery: the filesystem transport needs no server; the same folder is inbox and outbox for all processes.
 # (Its URL names a host only so that kombu does not warn that none was given.)

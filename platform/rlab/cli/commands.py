@@ -1,9 +1,19 @@
 """The registry of subcommands, in the order `rlab --help` lists them."""
 
-from rlab.cli import data_commands, eval_command, grade_command, runs_command, serve, spec_commands, worker
+from rlab.cli import (
+    data_commands,
+    eval_command,
+    grade_command,
+    plan_command,
+    runs_command,
+    serve,
+    spec_commands,
+    worker,
+)
 
 COMMANDS = [
     spec_commands.Validate,
+    plan_command.Plan,
     spec_commands.Submit,
     runs_command.Runs,
     data_commands.Data,

@@ -1,29 +1,46 @@
 """The spec editor's server side: the form with the names a team's spec may use, and checking a spec as the
 launch would (schema, registries, and the team's catalog), counting the runs it creates."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from django.conf import settings
 
 from rlab.catalog.models import Dataset
 from rlab.experiments.spec_form import SpecForm
-from rlab.experiments.submission import check_catalog
+from rlab.experiments.submission import check_catalog, check_gpu_fit
 from rlab.spec import FieldError, SpecError, expand_sweep, json_schema, parse_spec
+from training.planner import PlanError, parse_size, plan, report_lines, settings_from_spec
 
 
 @dataclass(frozen=True)
 class Check:
-    """The outcome of checking the editor's YAML: errors, or how many runs launching creates."""
+    """The outcome of checking the editor's YAML: errors, or how many runs launching creates; and the
+    memory plan of its first run (training.planner), when the planner can size its model."""
 
     errors: list[FieldError]
     run_count: int
+    plan: list[str] = field(default_factory=list)
 
 
 def check_spec(team, yaml_text: str) -> Check:
+    estimate: list[str] = []
     try:
         points = expand_sweep(parse_spec(yaml_text))
+        estimate = memory_plan(points[0].spec)
         check_catalog(team, [point.spec for point in points])
+        check_gpu_fit([point.spec for point in points])
     except SpecError as error:
-        return Check(error.errors, 0)
-    return Check([], len(points))
+        return Check(error.errors, 0, estimate)
+    return Check([], len(points), estimate)
+
+
+def memory_plan(spec) -> list[str]:
+    """`rlab plan`'s report for one validated spec, against the gpu queue's GPU memory on that queue."""
+    memory = parse_size(settings.RLAB_GPU_MEMORY) if spec.resources.queue == "gpu" else None
+    try:
+        return report_lines(plan(settings_from_spec(spec), memory))
+    except PlanError as error:
+        return [f"no memory estimate: {error}"]
 
 
 def spec_form_for(team) -> SpecForm:

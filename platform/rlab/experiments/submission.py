@@ -1,5 +1,6 @@
 """Turning a validated spec into a Sweep of queued Runs, and sending each run to its worker queue."""
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -17,6 +18,7 @@ from rlab.spec import (
     parse_spec,
 )
 from training.algorithms import get_algorithm
+from training.planner import USABLE_SHARE, PlanError, format_bytes, parse_size, plan, settings_from_spec
 
 EXECUTE_RUN_TASK = "workers.tasks.execute_run"
 
@@ -83,6 +85,34 @@ def run_ref_errors(team, point: SpecV1) -> dict[str, FieldError]:
     return errors
 
 
+def check_gpu_fit(points: list[SpecV1]) -> None:
+    """Runs on the gpu queue must fit one GPU of RLAB_GPU_MEMORY by the planner's estimate
+    (training/planner.py), or they are refused here rather than failing out of memory on a worker. A model
+    the planner cannot size (a run: reference, a GGUF file, a hub id it does not know) is not refused."""
+    memory = parse_size(settings.RLAB_GPU_MEMORY)
+    for point in points:
+        if point.resources.queue != "gpu":
+            continue
+        try:
+            result = plan(settings_from_spec(point), memory)
+        except PlanError:
+            continue
+        if result.fits:
+            continue
+        usable = format_bytes(USABLE_SHARE * memory)
+        needs = (
+            f"needs {format_bytes(result.peak)} per GPU, more than the {usable} usable of the gpu queue's "
+        )
+        needs += f"{format_bytes(memory)} GPUs (see rlab plan SPEC --gpu-memory {settings.RLAB_GPU_MEMORY})"
+        if result.largest_micro_batch:
+            path = "train.micro_batch_size"
+            advice = f"; at most {result.largest_micro_batch} rows per micro-batch fit"
+        else:
+            path = "resources.gpus"
+            advice = "; the weights and optimizer state alone do not fit: shard them over more GPUs"
+        raise SpecError([FieldError(path, needs + advice)])
+
+
 @transaction.atomic
 def submit_spec(team, user, yaml_text: str, cloned_from: Spec | None = None) -> Sweep:
     """Validate `yaml_text` (raises SpecError), store the spec and create one queued Run per sweep point.
@@ -92,6 +122,7 @@ def submit_spec(team, user, yaml_text: str, cloned_from: Spec | None = None) -> 
     spec_model = parse_spec(yaml_text)
     points = expand_sweep(spec_model)
     check_catalog(team, [p.spec for p in points])
+    check_gpu_fit([p.spec for p in points])
     digest = content_hash(spec_model)
     spec, _ = Spec.objects.get_or_create(
         team=team,

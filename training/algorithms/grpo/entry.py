@@ -18,6 +18,18 @@ class RolloutBlock(SpecBlock):
     top_p: float = Field(1.0, gt=0, le=1)
     normalize_advantage_by_std: bool = Field(True, description="False = Dr. GRPO (no std division).")
     ppo_epochs: int = Field(1, ge=1, description="Passes over each rollout batch.")
+    rollout_gpu_memory_utilization: float = Field(
+        0.3,
+        gt=0,
+        lt=1,
+        description="Share of each GPU the colocated vLLM engine reserves (weights + KV cache).",
+    )
+    rollout_tensor_parallel_size: int = Field(
+        1, ge=1, description="GPUs per vLLM engine (tensor parallel); must divide resources.processes."
+    )
+    rollout_sleep: bool = Field(
+        True, description="vLLM frees its KV cache and offloads its weights while the trainer runs (GPU)."
+    )
 
 
 class GRPOBlock(RolloutBlock):
