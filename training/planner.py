@@ -405,7 +405,8 @@ def step_seconds(
 def settings_from_spec(spec: Any, gpus: int | None = None) -> PlanSettings:
     """PlanSettings of a validated SpecV1; `gpus` replaces resources.gpus (and the processes it implies)."""
     from training.algorithms import get_algorithm
-    from training.algorithms.grpo.entry import RolloutBlock
+    from training.algorithms.grpo.entry import RolloutEngineBlock
+    from training.algorithms.srft.entry import DemonstrationsBlock
 
     train, resources = spec.train, spec.resources
     on_gpu = resources.queue == "gpu"
@@ -413,8 +414,9 @@ def settings_from_spec(spec: Any, gpus: int | None = None) -> PlanSettings:
     if gpus is not None and on_gpu:
         processes = gpus if resources.processes == resources.gpus else min(processes, gpus)
     block = getattr(spec.algorithm, spec.algorithm.name, None)
-    rollouts = isinstance(block, RolloutBlock)
+    rollouts = isinstance(block, RolloutEngineBlock)
     group = block.rollouts_per_prompt if rollouts else 1
+    rows_per_prompt = group + (1 if isinstance(block, DemonstrationsBlock) else 0)  # + the demonstration
     dtype = {"float32": 4, "bfloat16": 2, "float16": 2}.get(spec.model.dtype, 2 if on_gpu else 4)
     mini_prompts = (
         train.mini_batch_size if get_algorithm(spec.algorithm.name).data_parallel else train.batch_size
@@ -427,7 +429,7 @@ def settings_from_spec(spec: Any, gpus: int | None = None) -> PlanSettings:
         processes=processes,
         sequence_length=train.max_prompt_length + train.max_response_length,
         response_length=train.max_response_length,
-        mini_batch_rows=max(1, math.ceil(mini_prompts * group / processes)),
+        mini_batch_rows=max(1, math.ceil(mini_prompts * rows_per_prompt / processes)),
         micro_batch_size=getattr(train, "micro_batch_size", None) or getattr(block, "micro_batch_size", None),
         max_tokens_per_micro_batch=getattr(train, "max_tokens_per_micro_batch", None),
         logprob_chunk_tokens=getattr(train, "logprob_chunk_tokens", 4096),

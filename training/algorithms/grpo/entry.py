@@ -10,14 +10,9 @@ from training.rewards import REWARDS
 RewardName = Literal[tuple(REWARDS)]  # type: ignore[valid-type]
 
 
-class RolloutBlock(SpecBlock):
-    """How rollouts are sampled and turned into advantages (GRPO and the algorithms built on it)."""
+class RolloutEngineBlock(SpecBlock):
+    """The colocated vLLM rollout engine on GPUs (training/rollouts.py); every algorithm that samples has it."""
 
-    rollouts_per_prompt: int = Field(8, ge=2, description="G: responses sampled per prompt.")
-    temperature: float = Field(0.6, gt=0, le=2, description="Rollout sampling temperature.")
-    top_p: float = Field(1.0, gt=0, le=1)
-    normalize_advantage_by_std: bool = Field(True, description="False = Dr. GRPO (no std division).")
-    ppo_epochs: int = Field(1, ge=1, description="Passes over each rollout batch.")
     rollout_gpu_memory_utilization: float = Field(
         0.3,
         gt=0,
@@ -30,6 +25,16 @@ class RolloutBlock(SpecBlock):
     rollout_sleep: bool = Field(
         True, description="vLLM frees its KV cache and offloads its weights while the trainer runs (GPU)."
     )
+
+
+class RolloutBlock(RolloutEngineBlock):
+    """How rollouts are sampled and turned into advantages (GRPO and the algorithms built on it)."""
+
+    rollouts_per_prompt: int = Field(8, ge=2, description="G: responses sampled per prompt.")
+    temperature: float = Field(0.6, gt=0, le=2, description="Rollout sampling temperature.")
+    top_p: float = Field(1.0, gt=0, le=1)
+    normalize_advantage_by_std: bool = Field(True, description="False = Dr. GRPO (no std division).")
+    ppo_epochs: int = Field(1, ge=1, description="Passes over each rollout batch.")
 
 
 class GRPOBlock(RolloutBlock):
