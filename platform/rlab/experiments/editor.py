@@ -9,7 +9,7 @@ from rlab.catalog.models import Dataset
 from rlab.experiments.spec_form import SpecForm
 from rlab.experiments.submission import check_catalog, check_gpu_fit
 from rlab.spec import FieldError, SpecError, expand_sweep, json_schema, parse_spec
-from training.planner import PlanError, parse_size, plan, report_lines, settings_from_spec
+from training.planner import PlanError, plan, report_lines, settings_from_spec
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def check_spec(team, yaml_text: str) -> Check:
 
 def memory_plan(spec) -> list[str]:
     """`rlab plan`'s report for one validated spec, against the gpu queue's GPU memory on that queue."""
-    memory = parse_size(settings.RLAB_GPU_MEMORY) if spec.resources.queue == "gpu" else None
+    memory = settings.RLAB_GPU_MEMORY_BYTES if spec.resources.queue == "gpu" else None
     try:
         return report_lines(plan(settings_from_spec(spec), memory))
     except PlanError as error:

@@ -18,7 +18,7 @@ from rlab.spec import (
     parse_spec,
 )
 from training.algorithms import get_algorithm
-from training.planner import USABLE_SHARE, PlanError, format_bytes, parse_size, plan, settings_from_spec
+from training.planner import USABLE_SHARE, PlanError, format_bytes, plan, settings_from_spec
 
 EXECUTE_RUN_TASK = "workers.tasks.execute_run"
 
@@ -89,7 +89,7 @@ def check_gpu_fit(points: list[SpecV1]) -> None:
     """Runs on the gpu queue must fit one GPU of RLAB_GPU_MEMORY by the planner's estimate
     (training/planner.py), or they are refused here rather than failing out of memory on a worker. A model
     the planner cannot size (a run: reference, a GGUF file, a hub id it does not know) is not refused."""
-    memory = parse_size(settings.RLAB_GPU_MEMORY)
+    memory = settings.RLAB_GPU_MEMORY_BYTES
     for point in points:
         if point.resources.queue != "gpu":
             continue
@@ -99,18 +99,15 @@ def check_gpu_fit(points: list[SpecV1]) -> None:
             continue
         if result.fits:
             continue
-        usable = format_bytes(USABLE_SHARE * memory)
         needs = (
-            f"needs {format_bytes(result.peak)} per GPU, more than the {usable} usable of the gpu queue's "
+            f"needs {format_bytes(result.peak)} per GPU, more than the {format_bytes(USABLE_SHARE * memory)} "
+            f"usable of the gpu queue's {settings.RLAB_GPU_MEMORY} GPUs (rlab plan SPEC shows each term)"
         )
-        needs += f"{format_bytes(memory)} GPUs (see rlab plan SPEC --gpu-memory {settings.RLAB_GPU_MEMORY})"
         if result.largest_micro_batch:
-            path = "train.micro_batch_size"
-            advice = f"; at most {result.largest_micro_batch} rows per micro-batch fit"
-        else:
-            path = "resources.gpus"
-            advice = "; the weights and optimizer state alone do not fit: shard them over more GPUs"
-        raise SpecError([FieldError(path, needs + advice)])
+            message = f"{needs}; at most {result.largest_micro_batch} rows per micro-batch fit"
+            raise SpecError([FieldError("train.micro_batch_size", message)])
+        message = f"{needs}; the weights and optimizer state alone do not fit: shard them over more GPUs"
+        raise SpecError([FieldError("resources.gpus", message)])
 
 
 @transaction.atomic
