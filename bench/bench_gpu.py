@@ -13,8 +13,10 @@ throughputs count.
 2. GRPO step: `GRPOTrainer` (vLLM engine, sleep mode, micro-batches of `--micro-batch-size` rows, KL
    reference), one warm-up step (AdamW's moments appear) and one timed step: step seconds and response
    tokens/s.
-3. Planner: `training.planner` for the same settings against `torch.cuda.max_memory_allocated` of the timed
-   step's training phase (after generation; vLLM asleep).
+3. Planner: `training.planner` for the same settings (its peak: the larger of the rollout phase, with vLLM's
+   reservation, and the training phase) against `torch.cuda.max_memory_allocated` over the timed step.
+   Whether vLLM's sleep-mode pool shows in torch's allocator statistics depends on the vLLM version: the
+   results keep both phases of the estimate, so either reading can be compared.
 
 With a GPU the results are appended to docs/benchmarks.md. `--dry-run` runs the same path on CPU with a tiny
 config, the transformers engine and a few tokens (tests/test_bench_gpu_dry_run.py); it appends nothing.
@@ -108,17 +110,20 @@ def bandwidth_of(device_name: str, override: float | None) -> float | None:
     return next((value for key, value in BANDWIDTH.items() if key in device_name), None)
 
 
-def measure_decode(engine, batch: int, tokens: int, settings: PlanSettings, bandwidth: float | None) -> dict:
-    """Tokens/s of one greedy-free generation of `tokens` tokens for `batch` prompts, and the bandwidth
-    limit of that batch (weights + KV at mean length read once per decode step)."""
+def measure_decode(
+    engine, tokenizer, batch: int, tokens: int, settings: PlanSettings, bandwidth: float | None
+) -> dict:
+    """Tokens/s of sampling `tokens` tokens for each of `batch` prompts, and the bandwidth limit of that
+    batch (the weights and the batch's KV at its mean length, read once per decode step)."""
     sampling = SamplingConfig(temperature=1.0, max_new_tokens=tokens, seed=0)
+    prompt_tokens = sum(len(tokenizer(p)["input_ids"]) for p in prompts(batch)) / batch
     started = time.perf_counter()
     completions = engine.generate(prompts(batch), sampling)
     seconds = time.perf_counter() - started
     generated = sum(c.n_tokens for per_prompt in completions for c in per_prompt)
     row = {"batch": batch, "tokens": generated, "seconds": seconds, "tokens_per_second": generated / seconds}
     if bandwidth:
-        mean_length = 12 + tokens / 2
+        mean_length = prompt_tokens + tokens / 2
         step_bytes = 2 * settings.model.parameters + batch * mean_length * settings.model.kv_bytes_per_token(
             2
         )
@@ -177,7 +182,7 @@ def run(args: argparse.Namespace) -> Results:
     bandwidth = bandwidth_of(results.device, args.bandwidth) if on_gpu else None
     for batch in args.decode_batches:
         results.decode.append(
-            measure_decode(trainer.rollouts, batch, args.decode_tokens, settings, bandwidth)
+            measure_decode(trainer.rollouts, tokenizer, batch, args.decode_tokens, settings, bandwidth)
         )
 
     trainer.train_step()  # warm-up: AdamW's moments are created here
@@ -194,6 +199,7 @@ def run(args: argparse.Namespace) -> Results:
     estimate = plan(settings, torch.cuda.get_device_properties(0).total_memory if on_gpu else None)
     results.planner = {
         "estimate_bytes": estimate.peak,
+        "rollout_phase": estimate.rollout_phase,
         "training_phase": estimate.training_phase,
         "measured_bytes": torch.cuda.max_memory_allocated() if on_gpu else None,
     }

@@ -99,9 +99,11 @@ class VllmRolloutEngine:
         from evaluation.generation.vllm_backend import import_vllm
 
         self.vllm = import_vllm()
+        from vllm.platforms import current_platform
+
         os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
         self.model = model
-        self.sleeps = sleep and self.vllm.platforms.current_platform.is_sleep_mode_available()
+        self.sleeps = sleep and current_platform.is_sleep_mode_available()
         if sleep and not self.sleeps:
             logger.info("vLLM has no sleep mode on this platform: the rollout engine stays awake")
         self.tp_group, options = _tensor_parallel(options)
