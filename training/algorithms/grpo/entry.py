@@ -11,7 +11,7 @@ RewardName = Literal[tuple(REWARDS)]  # type: ignore[valid-type]
 
 
 class RolloutEngineBlock(SpecBlock):
-    """The colocated vLLM rollout engine on GPUs (training/rollouts.py); every algorithm that samples has it."""
+    """The colocated vLLM rollout engine on GPUs (training/rollouts.py), for every algorithm that samples."""
 
     rollout_gpu_memory_utilization: float = Field(
         0.3,
