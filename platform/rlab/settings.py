@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 
 from rlab.paths import ARTIFACT_DIR, BROKER_DIR, DATA_DIR, TEMPLATE_DIR, VAR_DIR
+from training.planner import parse_size
 
 PRODUCTION = os.environ.get("RLAB_ENV", "development") == "production"
 # Debug pages show settings and code: only when asked for, never by default.
@@ -205,6 +206,10 @@ RLAB_STALE_CHECK_SECONDS = float(os.environ.get("RLAB_STALE_CHECK_SECONDS", "60"
 RLAB_GPUS = os.environ.get("RLAB_GPUS")
 RLAB_DEVICE_RETRY_SECONDS = float(os.environ.get("RLAB_DEVICE_RETRY_SECONDS", "10"))
 RLAB_BACKFILL_LIMIT_SECONDS = float(os.environ.get("RLAB_BACKFILL_LIMIT_SECONDS", "1800"))
+# Memory of one GPU of the gpu queue's workers: submission refuses runs the planner says cannot fit it.
+# Parsed here, so that a malformed value stops the server at start with training.planner's message.
+RLAB_GPU_MEMORY = os.environ.get("RLAB_GPU_MEMORY", "80GiB")
+RLAB_GPU_MEMORY_BYTES = parse_size(RLAB_GPU_MEMORY)
 
 # Celery: the filesystem transport needs no server; the same folder is inbox and outbox for all processes.
 # (Its URL names a host only so that kombu does not warn that none was given.)

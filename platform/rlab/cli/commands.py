@@ -5,6 +5,7 @@ from rlab.cli import (
     data_commands,
     eval_command,
     grade_command,
+    plan_command,
     results_command,
     runs_command,
     serve,
@@ -14,6 +15,7 @@ from rlab.cli import (
 
 COMMANDS = [
     spec_commands.Validate,
+    plan_command.Plan,
     spec_commands.Submit,
     runs_command.Runs,
     results_command.Results,

@@ -5,21 +5,26 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from functools import cache
 
+from django.conf import settings
+
 from rlab.catalog.models import Dataset
 from rlab.experiments.fleet import capacity_warnings
 from rlab.experiments.spec_form import SpecForm
-from rlab.experiments.submission import check_catalog
+from rlab.experiments.submission import check_catalog, check_gpu_fit
 from rlab.spec import FieldError, SpecError, expand_sweep, json_schema, parse_spec
+from training.planner import PlanError, plan, report_lines, settings_from_spec
 
 
 @dataclass(frozen=True)
 class Check:
     """The outcome of checking the editor's YAML: errors, or how many runs launching creates and what no
-    live worker can take (capacity warnings: the spec is still accepted)."""
+    live worker can take (capacity warnings: the spec is still accepted); and the memory plan of its first
+    run (training.planner), when the planner can size its model."""
 
     errors: list[FieldError]
     run_count: int
     warnings: list[str] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)
 
 
 UNKNOWN_FIELD = "unknown field"  # rlab.spec's message for a key the schema does not have
@@ -46,13 +51,25 @@ def suggest_names(errors: list[FieldError]) -> list[FieldError]:
 
 
 def check_spec(team, yaml_text: str) -> Check:
+    estimate: list[str] = []
     try:
         points = expand_sweep(parse_spec(yaml_text))
+        estimate = memory_plan(points[0].spec)
         check_catalog(team, [point.spec for point in points])
+        check_gpu_fit([point.spec for point in points])
     except SpecError as error:
-        return Check(suggest_names(error.errors), 0)
+        return Check(suggest_names(error.errors), 0, plan=estimate)
     needs = ((point.spec.resources.queue, point.spec.resources.gpus or 0) for point in points)
-    return Check([], len(points), capacity_warnings(needs))
+    return Check([], len(points), capacity_warnings(needs), estimate)
+
+
+def memory_plan(spec) -> list[str]:
+    """`rlab plan`'s report for one validated spec, against the gpu queue's GPU memory on that queue."""
+    memory = settings.RLAB_GPU_MEMORY_BYTES if spec.resources.queue == "gpu" else None
+    try:
+        return report_lines(plan(settings_from_spec(spec), memory))
+    except PlanError as error:
+        return [f"no memory estimate: {error}"]
 
 
 def spec_form_for(team) -> SpecForm:

@@ -21,6 +21,7 @@ from rlab.spec import (
     parse_spec,
 )
 from training.algorithms import get_algorithm
+from training.planner import USABLE_SHARE, PlanError, format_bytes, plan, settings_from_spec
 
 EXECUTE_RUN_TASK = "workers.tasks.execute_run"
 
@@ -106,6 +107,31 @@ def run_ref_errors(team, point: SpecV1) -> dict[str, FieldError]:
     return errors
 
 
+def check_gpu_fit(points: list[SpecV1]) -> None:
+    """Runs on the gpu queue must fit one GPU of RLAB_GPU_MEMORY by the planner's estimate
+    (training/planner.py), or they are refused here rather than failing out of memory on a worker. A model
+    the planner cannot size (a run: reference, a GGUF file, a hub id it does not know) is not refused."""
+    memory = settings.RLAB_GPU_MEMORY_BYTES
+    for point in points:
+        if point.resources.queue != "gpu":
+            continue
+        try:
+            result = plan(settings_from_spec(point), memory)
+        except PlanError:
+            continue
+        if result.fits:
+            continue
+        needs = (
+            f"needs {format_bytes(result.peak)} per GPU, more than the {format_bytes(USABLE_SHARE * memory)} "
+            f"usable of the gpu queue's {settings.RLAB_GPU_MEMORY} GPUs (rlab plan SPEC shows each term)"
+        )
+        if result.largest_micro_batch:
+            message = f"{needs}; at most {result.largest_micro_batch} rows per micro-batch fit"
+            raise SpecError([FieldError("train.micro_batch_size", message)])
+        message = f"{needs}; the weights and optimizer state alone do not fit: shard them over more GPUs"
+        raise SpecError([FieldError("resources.gpus", message)])
+
+
 @transaction.atomic
 def submit_spec(team, user, yaml_text: str, cloned_from: Spec | None = None) -> Sweep:
     """Validate `yaml_text` (raises SpecError), store the spec and create one queued Run per sweep point.
@@ -115,6 +141,7 @@ def submit_spec(team, user, yaml_text: str, cloned_from: Spec | None = None) -> 
     spec_model = parse_spec(yaml_text)
     points = expand_sweep(spec_model)
     check_catalog(team, [p.spec for p in points])
+    check_gpu_fit([p.spec for p in points])
     digest = content_hash(spec_model)
     spec, _ = Spec.objects.get_or_create(
         team=team,

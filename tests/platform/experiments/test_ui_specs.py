@@ -376,3 +376,31 @@ def test_editor_says_when_no_live_worker_listens_on_the_chosen_queue(
         assert note in on_gpu.content.decode()
     finally:
         worker.stop()
+
+
+# ---------------------------------------------------------------- memory plan and the gpu queue's refusal
+
+GPU_SPEC = (
+    SPEC.replace("smollm2-135m-instruct", "Qwen/Qwen2.5-Math-1.5B")
+    .replace("steps: 3", "steps: 3\n  max_prompt_length: 1024\n  max_response_length: 3072")
+    .replace("queue: cpu\n  gpus: 0", "queue: gpu\n  gpus: 1")
+)
+
+
+def test_editor_shows_the_memory_plan_and_the_refusal_of_a_run_too_big_for_the_gpu(alice, team_data):
+    response = logged_in(alice).post(
+        reverse("experiments:spec_yaml_to_form"), {"yaml": GPU_SPEC}, headers={"HX-Request": "true"}
+    )
+    body = response.content.decode()
+    assert 'id="memory-plan"' in body and "does NOT fit in 80.00 GiB per device" in body
+    assert "<code>train.micro_batch_size</code> needs " in body and "rows per micro-batch fit" in body
+    launched = logged_in(alice).post(reverse("experiments:spec_new"), {"yaml": GPU_SPEC})
+    assert launched.status_code == 200 and not Run.objects.exists()
+
+
+def test_a_run_that_fits_is_launched_with_its_plan_shown(alice, team_data):
+    response = logged_in(alice).post(
+        reverse("experiments:spec_yaml_to_form"), {"yaml": SPEC}, headers={"HX-Request": "true"}
+    )
+    body = response.content.decode()
+    assert 'id="spec-valid"' in body and 'id="memory-plan"' in body and "training phase:" in body

@@ -60,6 +60,16 @@ class GRPOConfig(TrainerConfig):
         default_factory=dict,
         metadata={"help": "Rollout engine options (TransformersOptions fields, or vllm.LLM arguments)."},
     )
+    rollout_gpu_memory_utilization: float = field(
+        default=0.3, metadata={"help": "vLLM engine: share of the GPU it reserves for weights and KV cache."}
+    )
+    rollout_tensor_parallel_size: int = field(
+        default=1, metadata={"help": "vLLM engine: GPUs (consecutive ranks) one engine spans."}
+    )
+    rollout_sleep: bool = field(
+        default=True,
+        metadata={"help": "vLLM engine: sleep (level 1) while the trainer runs, where vLLM can."},
+    )
     # Reward and advantages
     reward: str = field(default="outcome", metadata={"help": "training.rewards.REWARDS name."})
     normalize_advantage_by_std: bool = field(
@@ -101,6 +111,18 @@ class GRPOConfig(TrainerConfig):
             )
         if self.temperature <= 0:
             raise ValueError("GRPO samples: temperature must be > 0")
+
+    @property
+    def rollout_engine_options(self) -> dict[str, Any]:
+        """The engine's options: the vLLM fields above (for `vllm`), then `rollout_options`."""
+        if self.rollout_engine != "vllm":
+            return dict(self.rollout_options)
+        return {
+            "gpu_memory_utilization": self.rollout_gpu_memory_utilization,
+            "tensor_parallel_size": self.rollout_tensor_parallel_size,
+            "sleep": self.rollout_sleep,
+            **self.rollout_options,
+        }
 
     @property
     def mini_batch_prompts(self) -> int:

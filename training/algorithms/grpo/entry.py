@@ -10,7 +10,24 @@ from training.rewards import REWARDS
 RewardName = Literal[tuple(REWARDS)]  # type: ignore[valid-type]
 
 
-class RolloutBlock(SpecBlock):
+class RolloutEngineBlock(SpecBlock):
+    """The colocated vLLM rollout engine on GPUs (training/rollouts.py), for every algorithm that samples."""
+
+    rollout_gpu_memory_utilization: float = Field(
+        0.3,
+        gt=0,
+        lt=1,
+        description="Share of each GPU the colocated vLLM engine reserves (weights + KV cache).",
+    )
+    rollout_tensor_parallel_size: int = Field(
+        1, ge=1, description="GPUs per vLLM engine (tensor parallel); must divide resources.processes."
+    )
+    rollout_sleep: bool = Field(
+        True, description="vLLM frees its KV cache and offloads its weights while the trainer runs (GPU)."
+    )
+
+
+class RolloutBlock(RolloutEngineBlock):
     """How rollouts are sampled and turned into advantages (GRPO and the algorithms built on it)."""
 
     rollouts_per_prompt: int = Field(8, ge=2, description="G: responses sampled per prompt.")

@@ -83,7 +83,7 @@ class GRPOTrainer(Trainer):
         self.prompt_texts, self.prompt_ids = self._render_prompts(examples)
         # Before the float32 upcast: a vLLM engine copies the policy in the model's own dtype.
         self.rollouts = rollout_engine or create_rollout_engine(
-            config.rollout_engine, model, tokenizer, config.rollout_options
+            config.rollout_engine, model, tokenizer, config.rollout_engine_options
         )
         self.epoch_counts: dict[ExampleKey, list[float]] = {}  # key -> [correct, rollouts] this epoch
         self.accuracy_history: dict[ExampleKey, list[float]] = {}  # key -> accuracy per finished epoch

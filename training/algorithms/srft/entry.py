@@ -4,11 +4,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from training.algorithms.grpo.entry import RewardName
-from training.algorithms.registry import Algorithm, SpecBlock
+from training.algorithms.grpo.entry import RewardName, RolloutEngineBlock
+from training.algorithms.registry import Algorithm
 
 
-class DemonstrationsBlock(SpecBlock):
+class DemonstrationsBlock(RolloutEngineBlock):
     """What SRFT and LUFFY share: demonstrations joining each prompt's rollout group (docs/srft.md)."""
 
     demonstrations_field: str = Field("solution", description="Example field holding demonstrations.")
