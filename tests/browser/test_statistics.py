@@ -1,7 +1,7 @@
 """Uncertainty on the result pages in Chromium: the 1-shot comparison of a sweep with three training seeds
 per π shows mean ± std and marks a difference within noise; the problem × checkpoint grid of a run with
 four evaluated checkpoints renders, filters and links to the responses. Evaluations are graded by the real
-runner and recorded by the worker's code (tests/platform/evaluations.py)."""
+runner and recorded by the worker's code (tests/platform/results/evaluations.py)."""
 
 import re
 

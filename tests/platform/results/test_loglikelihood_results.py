@@ -11,8 +11,8 @@ from rlab.results import reports
 from rlab.results.models import EvalResult
 from rlab.spec import SpecError, validate_spec
 from tests.platform.conftest import make_unqueued_run
-from tests.platform.evaluations import evaluate, responses_for
-from tests.platform.test_views import logged_in
+from tests.platform.results.evaluations import evaluate, responses_for
+from tests.platform.conftest import logged_in
 
 MIXED_SPEC = """
 name: ll-arc
