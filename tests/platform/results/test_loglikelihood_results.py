@@ -10,9 +10,8 @@ from rlab.experiments.models import Run
 from rlab.results import reports
 from rlab.results.models import EvalResult
 from rlab.spec import SpecError, validate_spec
-from tests.platform.conftest import make_unqueued_run
+from tests.platform.conftest import logged_in, make_unqueued_run
 from tests.platform.results.evaluations import evaluate, responses_for
-from tests.platform.conftest import logged_in
 
 MIXED_SPEC = """
 name: ll-arc
