@@ -44,7 +44,12 @@ def test_rlab_eval_prints_a_table_per_benchmark(tiny_model_dir, shared_data):
         str(shared_data),
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    header, table = result.stdout.split("\nbenchmark ", 1)
+    # First what is evaluated how: the model, then each benchmark's template, sampling and data source.
+    assert header.startswith(f"model {tiny_model_dir}")
+    assert "math500        template qwen25-math-cot" in header
+    assert f"data: {shared_data / 'benchmarks' / 'math500'}" in header and "arith" in header
+    lines = ("benchmark " + table).splitlines()
     assert lines[0].split() == ["benchmark", "n", "k", "avg@k", "pass@k", "boxed", "trunc", "len"]
     assert any(line.startswith("math500") and line.split()[1] == "4" for line in lines)
     assert any(line.strip().startswith("level ") for line in lines)

@@ -276,7 +276,7 @@ def test_a_benchmark_without_data_is_refused_at_submission(
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     settings.RLAB_DATA_DIR = tmp_path
     spec = "name: s\nmodel: {id: Qwen/Qwen2.5-Math-1.5B}\ndata: {dataset: arith}\n"
-    spec += "eval: {suite: [arith, aime24]}\n"
+    spec += "eval: {suite: [arith, aime24]}\nresources: {queue: cpu}\n"
     missing = r"eval\.suite\[1\]: benchmark 'aime24' has no data here: no file"
     with pytest.raises(SpecError, match=missing) as error:
         submit_spec(team_a, None, spec)

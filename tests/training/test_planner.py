@@ -246,14 +246,18 @@ def test_paper_specs_fit_eight_80gb_gpus_with_micro_batches(spec, checkpointing,
     chosen = replace(settings, micro_batch_size=micro_batch_size, activation_checkpointing=checkpointing)
     result = plan(chosen, 80 * 1024**3)
     assert result.fits and result.largest_micro_batch >= micro_batch_size
-    assert not plan(replace(settings, activation_checkpointing=checkpointing), 80 * 1024**3).fits
+    assert settings.micro_batch_size is not None  # the spec sets one: the whole mini-batch does not fit
+    whole = replace(settings, micro_batch_size=None, activation_checkpointing=checkpointing)
+    assert not plan(whole, 80 * 1024**3).fits
 
 
 def test_rlab_plan_prints_the_terms_and_the_largest_micro_batch(capsys) -> None:
     from rlab.cli import main
 
     spec = str(REPO_ROOT / "examples" / "specs" / "pi1-1shot.yaml")
-    assert main(["plan", spec, "--gpu-memory", "80GiB", "--gpus", "8"]) == 1  # the whole mini-batch: no fit
+    assert main(["plan", spec, "--gpu-memory", "80GiB", "--gpus", "8"]) == 0  # its micro-batch of 4 fits
+    whole = ["--set", "train.micro_batch_size=null"]
+    assert main(["plan", spec, *whole, "--gpu-memory", "80GiB", "--gpus", "8"]) == 1  # the whole mini-batch
     out = capsys.readouterr().out
     assert "8 process(es), FSDP2-sharded" in out and "does NOT fit in 80.00 GiB per device" in out
     assert "largest micro-batch that fits: 4 rows" in out and "vLLM (weights + KV cache)" in out

@@ -23,6 +23,11 @@ SEVENS = [TrainingExample(f"q{i}", f"What is {i} + {7 - i} ?", "7") for i in ran
 NINE = TrainingExample("nine", "What is 5 + 4 ?", "9")
 
 
+# The word-level tiny model decodes a box as "\\ boxed { 7 }", which is no \\boxed{} to the seeds' reward:
+# its samples are judged as evaluation reads answers.
+LENIENT = "outcome_lenient"
+
+
 def completion(text: str, finish: str = "stop") -> Completion:
     return Completion(text=text, n_tokens=len(text.split()), finish_reason=finish)
 
@@ -48,7 +53,12 @@ def test_first_correct_skips_wrong_and_truncated_responses():
 def test_keeps_one_correct_terminated_sample_per_prompt_with_provenance(tokenizer, sevens_model, tmp_path):
     backend = TransformersBackend(sevens_model, tokenizer)
     config = RedistillConfig(
-        template="one-shot-boxed", samples_per_prompt=1, num_samples=None, temperature=0.0, max_new_tokens=8
+        template="one-shot-boxed",
+        samples_per_prompt=1,
+        num_samples=None,
+        temperature=0.0,
+        max_new_tokens=8,
+        reward=LENIENT,
     )
     result = redistillation_samples(backend, tokenizer, [*SEVENS, NINE], config, SOURCE)
     assert sorted(s.example_key for s in result.samples) == [e.key for e in SEVENS]  # "nine" is wrong
@@ -70,7 +80,7 @@ def test_a_correct_answer_cut_at_max_new_tokens_is_dropped(tokenizer, sevens_mod
     backend = TransformersBackend(sevens_model, tokenizer)
     # "\\boxed{ 7 }" is 5 tokens; with 5 new tokens the EOS after it is not generated.
     config = RedistillConfig(
-        template="one-shot-boxed", samples_per_prompt=1, temperature=0.0, max_new_tokens=5
+        template="one-shot-boxed", samples_per_prompt=1, temperature=0.0, max_new_tokens=5, reward=LENIENT
     )
     result = redistillation_samples(backend, tokenizer, SEVENS, config, SOURCE)
     assert result.samples == [] and result.correct == 0
@@ -78,11 +88,14 @@ def test_a_correct_answer_cut_at_max_new_tokens_is_dropped(tokenizer, sevens_mod
 
 def test_the_shuffle_is_seeded_and_n_caps_the_set(tokenizer, sevens_model):
     backend = TransformersBackend(sevens_model, tokenizer)
-    config = RedistillConfig(template="one-shot-boxed", samples_per_prompt=2, num_samples=3, max_new_tokens=8)
+    config = RedistillConfig(
+        template="one-shot-boxed", samples_per_prompt=2, num_samples=3, max_new_tokens=8, reward=LENIENT
+    )
     first = redistillation_samples(backend, tokenizer, SEVENS, config, SOURCE)
     again = redistillation_samples(backend, tokenizer, SEVENS, config, SOURCE)
     assert len(first.samples) == 3 and first.samples == again.samples
     other = redistillation_samples(backend, tokenizer, SEVENS, RedistillConfig(
-        template="one-shot-boxed", samples_per_prompt=2, num_samples=None, max_new_tokens=8, seed=1
+        template="one-shot-boxed", samples_per_prompt=2, num_samples=None, max_new_tokens=8, seed=1,
+        reward=LENIENT,
     ), SOURCE)
     assert len(other.samples) == first.prompts_with_a_correct_sample

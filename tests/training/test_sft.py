@@ -113,9 +113,11 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tokenizer, tmp_path)
         epochs=2, weight_decay=0.01, save_every=1, keep_last=10, output_dir=str(tmp_path / "a")
     )
     straight_trainer, straight = _train(tokenizer, config)
+    # Only a run's newest checkpoint keeps its resume state: stop one after step 1 and resume from there.
+    _train(tokenizer, replace(config, output_dir=str(tmp_path / "half")), callbacks=Recorder(stop_after=1))
     resumed_config = replace(config, output_dir=str(tmp_path / "b"))
     resumed_trainer, resumed = _train(
-        tokenizer, resumed_config, resume_from=tmp_path / "a" / "step-00000001"
+        tokenizer, resumed_config, resume_from=tmp_path / "half" / "step-00000001"
     )
     assert [step for step, _ in resumed.steps] == [2, 3, 4]
     for (_, expected), (_, got) in zip(straight.steps[1:], resumed.steps, strict=True):

@@ -118,7 +118,7 @@ def ablation(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "sweep": sweep,
         "table": table,
-        "varies_examples": vary_examples_only(row.run for row in table.rows),
+        "varies_examples": vary_examples_only(row.run for row in table.rows if row.run is not None),
         "overlay_query": _overlay_query(sweep),
     }
     return render(request, "results/ablation.html", context)

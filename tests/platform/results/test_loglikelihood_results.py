@@ -44,11 +44,12 @@ def test_the_spec_refuses_loglikelihood_for_generation_only_benchmarks_and_unkno
 
 
 def test_a_loglikelihood_evaluation_gets_its_own_labelled_leaderboard_column(
-    alice, team_a, tmp_path, tiny_model_dir, shared_data, monkeypatch
+    alice, team_a, tmp_path, tiny_model_dir, shared_data, monkeypatch, settings
 ):
     from workers.evaluation import evaluate_model  # imports torch
 
     monkeypatch.setenv(DATA_DIR_ENV, str(shared_data))
+    settings.RLAB_DATA_DIR = shared_data  # where the workers' evaluations read benchmarks
     run = make_unqueued_run(team_a, MIXED_SPEC.format(model=tiny_model_dir))
     results = {r.benchmark.key: r for r in evaluate_model(run, None, tmp_path)}
     scored = results["arc_easy"]
