@@ -63,7 +63,9 @@ def test_sft_then_grpo_from_it_then_redistillation(team, sums_with_solutions, ti
     evaluations_settled(sft, 2)
 
     # 2. GRPO from the SFT run's checkpoint (SFT→RL): the base model it evaluates is that checkpoint.
-    grpo_spec = tiny_grpo_spec(f'"run:{sft.name}@30"', "sums", steps=2, save_every=2, examples=None)
+    grpo_spec = tiny_grpo_spec(f'"run:{sft.name}@30"', "sums", steps=2, save_every=2, examples=None).replace(
+        "temperature: 1.0}", "temperature: 1.0, reward: outcome_lenient}"  # its boxes decode as "\\ boxed {"
+    )
     grpo = finished(submit_spec(team, None, grpo_spec).runs.get())
     assert grpo.status == "succeeded", grpo.error
     resolved = json.loads((Path(grpo.artifact_dir) / "model.json").read_text())
