@@ -6,12 +6,14 @@ from datetime import datetime
 
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from rlab.experiments.actions import cancel_sweep, retry_sweep
 from rlab.experiments.fleet import sweep_warnings
 from rlab.experiments.models import Run, Sweep
 from rlab.experiments.publishing import set_published
+from rlab.experiments.queue_wait import queue_wait
 from rlab.experiments.submission import submit_spec
 from rlab.jsonapi import ApiError, one_team
 from rlab.spec import SpecError, expand_sweep, parse_spec
@@ -36,6 +38,13 @@ def _errors(error: SpecError) -> JsonResponse:
 
 def _time(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def queue_json(run: Run) -> dict | None:
+    """A queued run's place in its queue and the estimated wait in seconds (None: nothing to estimate
+    from yet), with what the estimate rests on; None unless the run is queued."""
+    wait = queue_wait(run, timezone.now())
+    return None if wait is None else {"position": wait.position, "seconds": wait.seconds, "basis": wait.basis}
 
 
 def run_json(run: Run) -> dict:
@@ -110,7 +119,7 @@ def submit(request: HttpRequest) -> JsonResponse:
 @require_GET
 def run_status(request: HttpRequest, pk: int) -> JsonResponse:
     run = get_object_or_404(Run.objects.visible_to(request.user).select_related("team"), pk=pk)
-    return JsonResponse(run_json(run) | {"config": run.config})
+    return JsonResponse(run_json(run) | {"config": run.config, "queue_wait": queue_json(run)})
 
 
 def sweep_json(sweep: Sweep) -> dict:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -53,14 +52,6 @@ def evaluation_status(run: Run) -> EvaluationStatus:
     )
 
 
-def queue_position(run: Run) -> int | None:
-    """1 for the next queued run of its queue (runs are taken first in, first out), None unless queued."""
-    if run.status != Run.Status.QUEUED:
-        return None
-    ahead = Run.objects.filter(queue=run.queue, status=Run.Status.QUEUED, created_at__lt=run.created_at)
-    return ahead.count() + 1
-
-
 @dataclass(frozen=True)
 class Curves:
     main: list[Chart]  # the metrics of METRIC_ORDER that the run reports (all of them if it reports none)
@@ -83,25 +74,6 @@ def metric_charts(run: Run) -> Curves:
         main=[line_chart(key, [Series(key, series[key])]) for key in main],
         more=[line_chart(key, [Series(key, series[key])]) for key in more],
     )
-
-
-def eta_seconds(run: Run, now: datetime) -> float | None:
-    """Time left at the rate so far; None unless the run is running and part-way."""
-    if run.status != Run.Status.RUNNING or run.started_at is None or not 0 < run.progress < 1:
-        return None
-    elapsed = (now - run.started_at).total_seconds()
-    return elapsed * (1 - run.progress) / run.progress
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = max(int(seconds), 0)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def log_tail(run: Run, lines: int = LOG_LINES) -> list[str] | None:

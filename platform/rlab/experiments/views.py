@@ -11,17 +11,16 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from rlab.experiments import run_columns
 from rlab.experiments.actions import NotRetryable, cancel_runs, retry_run
+from rlab.experiments.durations import eta_seconds, format_duration
 from rlab.experiments.editor import Check, check_spec, spec_form_for, suggest_names
 from rlab.experiments.fleet import sweep_warnings, waiting_note
 from rlab.experiments.models import Run, Spec
+from rlab.experiments.queue_wait import queue_wait
 from rlab.experiments.run_report import (
     config_yaml,
-    eta_seconds,
     evaluation_status,
-    format_duration,
     log_tail,
     metric_charts,
-    queue_position,
 )
 from rlab.experiments.spec_form import SpecForm, dump_yaml, load_yaml
 from rlab.experiments.submission import submit_spec
@@ -87,7 +86,8 @@ def _status_context(run: Run) -> dict:
         "eta": format_duration(eta_seconds(run, timezone.now())),
         "duration": format_duration(took),
         "evaluations": evaluation_status(run),
-        "queue_position": queue_position(run),
+        "queue_wait": (wait := queue_wait(run, timezone.now())),
+        "queue_wait_text": format_duration(wait.seconds) if wait else "",
         "waiting_note": waiting_note(run),
     }
 

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from rlab.catalog.models import Benchmark
 from rlab.experiments.charts import Series, line_chart, nice_ticks
+from rlab.experiments.durations import eta_seconds, format_duration
 from rlab.experiments.models import Checkpoint, Run, Sweep, TrainMetric
-from rlab.experiments.run_report import eta_seconds, format_duration, log_tail
+from rlab.experiments.run_report import log_tail
 from rlab.experiments.submission import submit_spec
 from rlab.results.models import EvalResult
 from tests.platform.conftest import logged_in, make_dataset
