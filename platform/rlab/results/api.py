@@ -197,10 +197,12 @@ def evaluation_problems(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def table_json(table: reports.Table) -> dict:
-    """A report table: its columns, and rows of cells by column key (scores 0..1, deltas to the reference
-    row in score points, the evaluation behind a cell where the viewer may open it)."""
+    """A report table: its columns (with the setups of a column that mixes them), and rows of cells by
+    column key (scores 0..1 with their 95% interval, problems × samples, the setup note of a cell unlike
+    most of its column, deltas to the reference row in score points, the evaluation behind a cell where
+    the viewer may open it)."""
     return {
-        "columns": [{"key": c.key, "label": c.label} for c in table.columns],
+        "columns": [{"key": c.key, "label": c.label, "mixed_setups": c.mixed or None} for c in table.columns],
         "reference": table.reference,
         "page": table.page,
         "pages": table.pages,
@@ -214,7 +216,15 @@ def table_json(table: reports.Table) -> dict:
                 "team": row.team or None,
                 "is_reference": row.is_reference,
                 "cells": {
-                    column.key: {"score": cell.score, "delta": cell.delta, "evaluation": cell.result}
+                    column.key: {
+                        "score": cell.score,
+                        "lo": cell.lo,
+                        "hi": cell.hi,
+                        "n": cell.size or None,
+                        "setup_note": cell.setup_note or None,
+                        "delta": cell.delta,
+                        "evaluation": cell.result,
+                    }
                     for column, cell in zip(table.columns, row.cells, strict=True)
                 },
             }
@@ -241,7 +251,7 @@ def _sort(request: HttpRequest) -> str:
 @read_endpoint
 def leaderboard(request: HttpRequest) -> HttpResponse:
     """The team leaderboard (`?team=` unless the token owner has one team): `?model=`, `?algorithm=`,
-    `?tag=`, `?sort=`, `?page=`."""
+    `?tag=`, `?select_on=` (a column key: each run at its checkpoint best there), `?sort=`, `?page=`."""
     team = one_team(request.user, request.GET.get("team"))
     runs = Run.objects.filter(team=team)
     results = EvalResult.objects.filter(team=team)

@@ -31,6 +31,8 @@ RESULT_FIELDS = (
     "template",
     "sampling_hash",
     "model_ref",
+    "n",
+    "k",
 )
 # Read where the model has them: experiments migration 0003 fills the best checkpoints before results
 # migration 0002 adds the intervals.
@@ -63,6 +65,8 @@ class Score:
     result_id: int | None = None
     lo: float | None = None  # the score's 95% interval (EvalResult.score_lo / score_hi)
     hi: float | None = None
+    n: int | None = None  # problems scored (EvalResult.n)
+    k: int | None = None  # samples per problem (EvalResult.k)
 
     @classmethod
     def from_values(cls, values: dict) -> Score:
@@ -76,7 +80,20 @@ class Score:
             values["pk"],
             values.get("score_lo"),
             values.get("score_hi"),
+            values.get("n"),
+            values.get("k"),
         )
+
+    @property
+    def size(self) -> str:
+        """Problems × samples per problem, e.g. "500×4" ("" where not recorded)."""
+        return "" if self.n is None else f"{self.n}×{self.k or 1}"
+
+    @property
+    def setup(self) -> str:
+        """What a score must share with another to sit in one column unflagged: how many problems and
+        samples, the template and the sampling."""
+        return f"{self.size or '?'} · {self.template} · sampling {self.sampling_hash[:8]}"
 
     def stored(self) -> dict:
         """The score as kept in Run.best_scores."""
@@ -89,6 +106,8 @@ class Score:
             "model_ref": self.model_ref,
             "lo": self.lo,
             "hi": self.hi,
+            "n": self.n,
+            "k": self.k,
         }
 
     @classmethod
@@ -103,6 +122,8 @@ class Score:
             stored["result"],
             stored.get("lo"),
             stored.get("hi"),
+            stored.get("n"),
+            stored.get("k"),
         )
 
 
@@ -161,11 +182,13 @@ class Best:
     def run_fields(self, config: dict) -> dict:
         """Run.best_* as stored for a run of `config`: best_setup is the setup of the first benchmark (a run
         evaluates all its benchmarks with one model, template and sampling); best_facets are what the
-        leaderboard filters on and the benchmarks it needs columns for, small enough to read for every
-        run (the config is not)."""
+        leaderboard filters on, the benchmarks it needs columns for and each score's setup (to flag a
+        column mixing problem counts or sampling), small enough to read for every run (the config is
+        not)."""
         first = self.scores[min(self.scores)]
         facets = {
             "benchmarks": sorted(self.scores),
+            "setups": {key: score.setup for key, score in sorted(self.scores.items())},
             "model": (config.get("model") or {}).get("id", ""),
             "algorithm": (config.get("algorithm") or {}).get("name", ""),
             "tags": sorted(config.get("tags") or []),
@@ -195,19 +218,24 @@ def _latest_results(results: QuerySet, *extra: str) -> Iterable[dict]:
     return results.order_by("created_at", "pk").values(*RESULT_FIELDS, *intervals, *extra)
 
 
+def scores_by_step(results: QuerySet) -> dict[int, dict[int, dict[str, Score]]]:
+    """The checkpoint scores among `results` by run id, step and column key (one query)."""
+    by_run: dict[int, dict[int, dict[str, Score]]] = {}
+    for values in _latest_results(results.filter(checkpoint__isnull=False, run__isnull=False)):
+        steps = by_run.setdefault(values["run_id"], {})
+        score = Score.from_values(values)
+        steps.setdefault(values["checkpoint__step"], {})[score.benchmark] = score
+    return by_run
+
+
 def best_checkpoints(results: QuerySet) -> dict[int, Best]:
     """The best-average checkpoint of every run among `results` (EvalResults; one query).
 
     Only checkpoints evaluated on every benchmark of their run compete: a checkpoint whose evaluation is
     still under way would otherwise be compared on fewer benchmarks.
     """
-    by_run: dict[int, dict[int, dict[str, Score]]] = {}
-    for values in _latest_results(results.filter(checkpoint__isnull=False, run__isnull=False)):
-        steps = by_run.setdefault(values["run_id"], {})
-        score = Score.from_values(values)
-        steps.setdefault(values["checkpoint__step"], {})[score.benchmark] = score
     best = {}
-    for run_id, steps in by_run.items():
+    for run_id, steps in scores_by_step(results).items():
         benchmarks = set().union(*steps.values())
         complete = {step: scores for step, scores in steps.items() if set(scores) == benchmarks}
         if complete:
@@ -216,6 +244,20 @@ def best_checkpoints(results: QuerySet) -> dict[int, Best]:
                 {s: {b: scores[b].score for b in keys} for s, scores in complete.items()}
             )
             best[run_id] = Best(step, complete[step])
+    return best
+
+
+def best_on(results: QuerySet, selection: str) -> dict[int, Best]:
+    """Model selection on a held-out benchmark: each run's checkpoint with the highest score on the column
+    `selection` (ties to the earliest), with every score recorded at that checkpoint; runs never evaluated
+    on `selection` are left out. Reporting the other benchmarks there keeps the choice of checkpoint off
+    the test sets (the best-average convention picks it on the very scores it reports)."""
+    best = {}
+    for run_id, steps in scores_by_step(results).items():
+        candidates = {step: scores for step, scores in steps.items() if selection in scores}
+        if candidates:
+            step = max(sorted(candidates), key=lambda s: candidates[s][selection].score)
+            best[run_id] = Best(step, candidates[step])
     return best
 
 
@@ -228,8 +270,10 @@ def best_per_benchmark(results: QuerySet) -> dict[int, Best]:
         score = Score.from_values(values)
         scores = by_run.setdefault(values["run_id"], {})
         step, current = scores.get(score.benchmark, (0, None))
-        if current is None or score.score > current.score or (
-            score.score == current.score and values["checkpoint__step"] < step
+        if (
+            current is None
+            or score.score > current.score
+            or (score.score == current.score and values["checkpoint__step"] < step)
         ):
             scores[score.benchmark] = (values["checkpoint__step"], score)
     best = {}

@@ -32,21 +32,27 @@ class ScoreCell(Protocol):
     text: str
     spread_text: str
     delta_text: str
+    size_text: str
+    setup_note: str
     noise: bool
     css: str
     title: str
 
 
 def score_cells(cells: Iterable[tuple[ScoreCell, str]]) -> SafeString:
-    """`<td>`s of (cell, url) pairs: the score and its ± (interval or seeds), its delta below it (marked
-    "n.s." where the paired test cannot tell it from noise), the numbers in the tooltip, a link where the
-    url is not empty. A cell's text, spread, delta and css are numbers and class names the report formats
+    """`<td>`s of (cell, url) pairs: the score and its ± (interval or seeds), its n (problems × samples;
+    "≠" where its column's most common setup is another), its delta below it (marked "n.s." where the
+    paired test cannot tell it from noise), the numbers in the tooltip, a link where the url is not
+    empty. A cell's text, spread, delta and css are numbers and class names the report formats
     itself; the url and the tooltip are escaped."""
     parts = []
     for cell, url in cells:
         inner = cell.text
         if spread := cell.spread_text:
             inner += f'<span class="pm">{spread}</span>'
+        if size := cell.size_text:
+            marker = ' <abbr class="setup-flag" title="another setup than most of this column">≠</abbr>'
+            inner += f'<span class="n">{size}{marker if cell.setup_note else ""}</span>'
         if delta := cell.delta_text:
             marker = ' <abbr class="ns">n.s.</abbr>' if cell.noise else ""
             inner += f'<span class="delta">{delta}{marker}</span>'

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -29,6 +30,7 @@ from rlab.results.bests import (
     averaged,
     base_scores,
     base_scores_by_team,
+    best_on,
     best_per_benchmark,
     column_label,
     setup_key,
@@ -53,7 +55,7 @@ NAME = "name"
 # Deltas (in score points, 0..1) from which a cell is coloured as a clear gain or loss.
 STRONG_DELTA = 0.05
 PAGE_SIZE = 50
-CSV_SUFFIXES = ("", " lo", " hi", " std", " delta", " delta lo", " delta hi", " delta p")
+CSV_SUFFIXES = ("", " lo", " hi", " std", " n", " delta", " delta lo", " delta hi", " delta p")
 RUN_URL, EVALUATION_URL = "experiments:run_detail", "results:evaluation"
 # What a leaderboard row needs of a run (its config only for the filters, in the database).
 BOARD_RUN_FIELDS = (
@@ -102,6 +104,9 @@ class Cell:
     hi: float | None = None
     replicates: tuple[float, ...] = ()  # each seed's score, where the row groups seeds
     paired: PairedDifference | None = None  # the paired difference to the reference row
+    size: str = ""  # problems × samples per problem of the evaluation shown (Score.size)
+    setup: str = ""  # its Score.setup
+    setup_note: str = ""  # where its column holds other setups too: how this cell's differs
 
     @property
     def text(self) -> str:
@@ -130,13 +135,23 @@ class Cell:
         return self.delta is not None and self.paired is not None and not self.paired.significant
 
     @property
+    def size_text(self) -> str:
+        return f"n={self.size}" if self.size else ""
+
+    @property
     def css(self) -> str:
-        return "delta-ns" if self.noise else delta_class(self.delta)
+        css = "delta-ns" if self.noise else delta_class(self.delta)
+        return f"{css} setup-differs".strip() if self.setup_note else css
 
     @property
     def title(self) -> str:
         """The numbers behind the cell, for its tooltip."""
         parts = []
+        if self.size:
+            problems, _, samples = self.size.partition("×")
+            parts.append(f"n = {problems} problems × {samples} sample{'s' if samples != '1' else ''}")
+        if self.setup_note:
+            parts.append(self.setup_note)
         if len(self.replicates) > 1:
             seeds = ", ".join(_points(v) for v in self.replicates)
             parts.append(f"mean ± std over {len(self.replicates)} seeds: {seeds}")
@@ -155,6 +170,7 @@ class Cell:
 class Column:
     key: str
     label: str
+    mixed: str = ""  # the setups its scores come from, where there is more than one (flagged cells)
 
 
 @dataclass(frozen=True)
@@ -198,8 +214,8 @@ class Table:
 
     def csv(self) -> str:
         """The table's numbers as shown (percentages, one decimal): per column the score, its 95% interval
-        (lo, hi), the standard deviation over seeds, the delta to the reference and the paired
-        difference's interval and p-value."""
+        (lo, hi), the standard deviation over seeds, its problems × samples, the delta to the reference and
+        the paired difference's interval and p-value."""
         out = io.StringIO()
         writer = csv.writer(out)
         header = ["row", "run", "step", *(["team"] if self.team_column else [])]
@@ -216,6 +232,7 @@ class Table:
                     _percent(cell.lo),
                     _percent(cell.hi),
                     _percent(cell.std),
+                    cell.size,
                     cell.delta_text,
                     "" if paired is None else f"{paired.lo * 100:+.1f}",
                     "" if paired is None else f"{paired.hi * 100:+.1f}",
@@ -296,7 +313,75 @@ def _score_cells(
     scores: dict[str, Score], columns: list[Column], reference: list[float | None] | None, linked: bool
 ) -> list[Cell]:
     results = _result_ids(scores, columns) if linked else None
-    return _cells(_values(scores, columns), reference, results, _intervals(scores, columns))
+    cells = _cells(_values(scores, columns), reference, results, _intervals(scores, columns))
+    return _with_setups(cells, scores, columns)
+
+
+def _with_setups(cells: list[Cell], scores: dict[str, Score], columns: list[Column]) -> list[Cell]:
+    """Each benchmark cell with the size and setup of the evaluation it shows (a subject's or the
+    average's have none of their own)."""
+    return [
+        replace(cell, size=score.size, setup=score.setup)
+        if (score := scores.get(column.key)) is not None
+        else cell
+        for cell, column in zip(cells, columns, strict=True)
+    ]
+
+
+SetupCounts = Mapping[str, Mapping[str, int]]  # column key → setup → how many rows show it
+
+
+def setup_counts(rows: Iterable[Row], columns: list[Column]) -> dict[str, Counter[str]]:
+    counts: dict[str, Counter[str]] = {}
+    for row in rows:
+        for cell, column in zip(row.cells, columns, strict=True):
+            if cell.setup:
+                counts.setdefault(column.key, Counter())[cell.setup] += 1
+    return counts
+
+
+def flag_setups(
+    rows: list[Row], columns: list[Column], counts: SetupCounts
+) -> tuple[list[Row], list[Column]]:
+    """Flag what would otherwise compare unlike numbers: a column whose scores come from more than one
+    setup (problem count, samples, template or sampling; `counts` over every row of the table, not just a
+    page) names them, and each cell whose setup is not the column's most common says so; an average over
+    a flagged cell is flagged too."""
+    common = {
+        key: min(found, key=lambda setup: (-found[setup], setup))
+        for key, found in counts.items()
+        if len(found) > 1
+    }
+    if not common:
+        return rows, columns
+    columns = [
+        replace(column, mixed="; ".join(f"{setup} ({count})" for setup, count in counts[column.key].items()))
+        if column.key in common
+        else column
+        for column in columns
+    ]
+    flagged = []
+    for row in rows:
+        cells = [
+            replace(
+                cell,
+                setup_note=f"another setup than most of this column: {cell.setup}; "
+                f"most: {common[column.key]}",
+            )
+            if column.key in common and cell.setup and cell.setup != common[column.key]
+            else cell
+            for cell, column in zip(row.cells, columns, strict=True)
+        ]
+        averaged_keys = set(averaged(c.key for c in columns if c.key != AVERAGE and ":" not in c.key))
+        if any(cell.setup_note for cell, c in zip(cells, columns, strict=True) if c.key in averaged_keys):
+            cells = [
+                replace(cell, setup_note="averages a score of another setup than most of its column")
+                if column.key == AVERAGE and cell.score is not None
+                else cell
+                for cell, column in zip(cells, columns, strict=True)
+            ]
+        flagged.append(replace(row, cells=cells))
+    return flagged, columns
 
 
 def _benchmark_columns(keys: Iterable[str]) -> list[Column]:
@@ -311,11 +396,18 @@ class LeaderboardFilters:
     model: str = ""
     algorithm: str = ""
     tag: str = ""
+    select_on: str = ""  # a column key: each run at its checkpoint best there (else its best-average one)
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> LeaderboardFilters:
-        """The filters a page's or the API's query string holds (`model`, `algorithm`, `tag`)."""
-        return cls(params.get("model", ""), params.get("algorithm", ""), params.get("tag", ""))
+        """The filters a page's or the API's query string holds (`model`, `algorithm`, `tag`,
+        `select_on`)."""
+        return cls(
+            params.get("model", ""),
+            params.get("algorithm", ""),
+            params.get("tag", ""),
+            params.get("select_on", ""),
+        )
 
     def apply(self, runs: QuerySet[Run]) -> QuerySet[Run]:
         """The runs with a best checkpoint that pass the filters (on Run.best_facets, not the config)."""
@@ -339,18 +431,25 @@ class FilterOptions:
     models: list[str]
     algorithms: list[str]
     tags: list[str]
+    benchmarks: list[tuple[str, str]]  # (column key, label): what a checkpoint may be selected on
 
 
 def filter_options(runs: QuerySet[Run]) -> FilterOptions:
     """The models, algorithms and tags of the leaderboard runs among `runs` (one query over their small
     best_facets; the distinct combinations come from the database)."""
-    models, algorithms, tags = set(), set(), set()
+    models, algorithms, tags, benchmarks = set(), set(), set(), set()
     facets = runs.filter(best_average__isnull=False).order_by().values_list("best_facets", flat=True)
     for facet in facets.distinct():
         models.add(facet["model"])
         algorithms.add(facet["algorithm"])
         tags.update(facet["tags"])
-    return FilterOptions(sorted(models - {""}), sorted(algorithms - {""}), sorted(tags))
+        benchmarks.update(facet["benchmarks"])
+    return FilterOptions(
+        sorted(models - {""}),
+        sorted(algorithms - {""}),
+        sorted(tags),
+        [(key, column_label(key)) for key in sorted(benchmarks)],
+    )
 
 
 @dataclass(frozen=True)
@@ -395,15 +494,28 @@ def sort_rows(rows: list[Row], sort: str, columns: list[Column]) -> list[Row]:
     return sorted(scored, key=lambda r: order.value(r, columns), reverse=order.descending) + empty
 
 
-def _board_columns(runs: QuerySet[Run], base_keys: Iterable[str]) -> tuple[list[Column], int]:
-    """The benchmark columns of `runs` (those of their best checkpoints) and of the base rows, and the
-    number of runs, from one query that counts the runs per set of benchmarks."""
-    keys, total = set(base_keys), 0
-    suites = runs.order_by().values_list("best_facets__benchmarks").annotate(count=Count("pk"))
-    for benchmarks, count in suites:
+@dataclass(frozen=True)
+class BoardShape:
+    columns: list[Column]
+    total: int  # runs
+    setups: dict[str, Counter[str]]  # column key → Score.setup → how many runs and base rows show it
+
+
+def _board_shape(runs: QuerySet[Run], base_scores: Iterable[Score]) -> BoardShape:
+    """The benchmark columns of `runs` (those of their best checkpoints) and of the base rows, the number
+    of runs and the setups in each column, from one query that counts the runs per set of benchmarks and
+    setups."""
+    keys, total, setups = set(), 0, {}
+    for score in base_scores:
+        keys.add(score.benchmark)
+        setups.setdefault(score.benchmark, Counter())[score.setup] += 1
+    suites = runs.order_by().values_list("best_facets__benchmarks", "best_facets__setups")
+    for benchmarks, run_setups, count in suites.annotate(count=Count("pk")):
         keys.update(benchmarks)
         total += count
-    return [*_benchmark_columns(keys), Column(AVERAGE, average_label(keys))], total
+        for key, setup in (run_setups or {}).items():
+            setups.setdefault(key, Counter())[setup] += count
+    return BoardShape([*_benchmark_columns(keys), Column(AVERAGE, average_label(keys))], total, setups)
 
 
 @dataclass(frozen=True)
@@ -496,17 +608,26 @@ def _base_rows(
     columns: list[Column],
     own_teams: set[int] | None,
     team_column: bool,
+    selection: str = "",
 ) -> list[Row]:
+    """One row per base model and setup; with a `selection` column, its average leaves that column out as
+    the runs' rows do."""
     return [
         Row(
             f"{model_ref} (base)",
-            _score_cells(scores, columns, None, _opens(team_id, own_teams)),
+            _selected_cells(scores, columns, selection, _opens(team_id, own_teams))
+            if selection
+            else _score_cells(scores, columns, None, _opens(team_id, own_teams)),
             title=f"base model, template {template}, sampling {sampling_hash[:8]}",
             team=team_name if team_column else "",
         )
         for (team_id, team_name), setups in bases.items()
         for (model_ref, template, sampling_hash), scores in setups.items()
     ]
+
+
+def _all_scores(bases: dict[tuple[int, str], dict[tuple[str, str, str], dict[str, Score]]]) -> list[Score]:
+    return [score for setups in bases.values() for scores in setups.values() for score in scores.values()]
 
 
 def _board(
@@ -519,8 +640,8 @@ def _board(
 ) -> Table:
     """A leaderboard page (page None: every row) of `runs` (filtered, with a best checkpoint), sorted in
     the database, with the base rows of `bases` that fall on it."""
-    base_keys = {key for setups in bases.values() for scores in setups.values() for key in scores}
-    columns, total = _board_columns(runs, base_keys)
+    shape = _board_shape(runs, _all_scores(bases))
+    columns, total = shape.columns, shape.total
     order = Sort.parse(sort, columns)
     pages = max(1, -(-total // PAGE_SIZE))
     number = min(max(page or 1, 1), pages)
@@ -538,7 +659,61 @@ def _board(
     edges = Edges(first=number == 1, next_row=run_rows[PAGE_SIZE] if len(run_rows) > len(shown) else None)
     base_rows = _base_rows(bases, columns, own_teams, team_column)
     rows = _flag_overlaps(_merge_bases(shown, base_rows, order, columns, edges))
+    rows, columns = flag_setups(rows, columns, shape.setups)
     return Table(columns, rows, team_column=team_column, page=number, pages=pages, total=total)
+
+
+def _selected_cells(
+    scores: dict[str, Score], columns: list[Column], selection: str, linked: bool
+) -> list[Cell]:
+    """A row's cells where the column `selection` chose the checkpoint: the test columns and their average
+    without it, its own cell as recorded."""
+    tests = {key: score for key, score in scores.items() if key != selection}
+    cells = _score_cells(tests, columns, None, linked)
+    if selection in scores:
+        index = [column.key for column in columns].index(selection)
+        cells[index] = _score_cells({selection: scores[selection]}, [columns[index]], None, linked)[0]
+    return cells
+
+
+def _selected_board(
+    runs: QuerySet[Run],
+    results: QuerySet[EvalResult],
+    bases: dict[tuple[int, str], dict[tuple[str, str, str], dict[str, Score]]],
+    selection: str,
+    sort: str,
+    page: int | None,
+    own_teams: set[int] | None,
+    team_column: bool = False,
+) -> Table:
+    """A leaderboard with each run at its checkpoint best on the column `selection` (bests.best_on), the
+    test scores at that checkpoint and their average without the selection column. Computed from the
+    evaluations rather than the runs' stored best checkpoints, so it sorts and pages here."""
+    found = best_on(results.filter(run__in=runs), selection)
+    base_list = _all_scores(bases)
+    keys = {key for best in found.values() for key in best.scores} | {s.benchmark for s in base_list}
+    tests = keys - {selection}
+    columns = [
+        Column(key, f"{column_label(key)} (selects)" if key == selection else column_label(key))
+        for key in sorted(keys)
+    ]
+    columns.append(Column(AVERAGE, f"{average_label(tests)} without {column_label(selection)}"))
+    rows = []
+    for run in runs.filter(pk__in=list(found)).select_related("team").only(*BOARD_RUN_FIELDS):
+        best, linked = found[run.pk], _opens(run.team_id, own_teams)
+        title = f"checkpoint best on {column_label(selection)}: step {best.step}"
+        team = run.team.name if team_column else ""
+        cells = _selected_cells(best.scores, columns, selection, linked)
+        rows.append(Row(run.name, cells, run, best.step, title=title, team=team, linked=linked))
+    rows += _base_rows(bases, columns, own_teams, team_column, selection)
+    rows = sort_rows(rows, sort, columns)
+    total = sum(row.run is not None for row in rows)
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    number = min(max(page or 1, 1), pages)
+    shown = rows if page is None else rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+    counts = setup_counts(rows, columns)
+    shown, columns = flag_setups(_flag_overlaps(shown), columns, counts)
+    return Table(columns, shown, team_column=team_column, page=number, pages=pages, total=total)
 
 
 def leaderboard(
@@ -548,12 +723,15 @@ def leaderboard(
     sort: str = f"-{AVERAGE}",
     page: int | None = 1,
 ) -> Table:
-    """One row per run of a team with an evaluated checkpoint (its best-average one) and one per base model
-    (model_ref, template, sampling); `results` are the team's evaluations the base rows may come from.
-    `page` (of PAGE_SIZE runs; None for all) is clamped to the pages there are."""
+    """One row per run of a team with an evaluated checkpoint (its best-average one, or with
+    `filters.select_on` its best on that column) and one per base model (model_ref, template, sampling);
+    `results` are the team's evaluations the base rows may come from. `page` (of PAGE_SIZE runs; None for
+    all) is clamped to the pages there are."""
     runs = filters.apply(runs)
     base_results = results.filter(model_ref=filters.model) if filters.model else results
     bases = base_scores_by_team(base_results) if filters.shows_base_models else {}
+    if filters.select_on:
+        return _selected_board(runs, results, bases, filters.select_on, sort, page, None)
     return _board(runs, bases, sort, page, None)
 
 
@@ -574,6 +752,9 @@ def global_leaderboard(
             team: {setup: scores for setup, scores in setups.items() if (team[0], setup_key(*setup)) in used}
             for team, setups in base_scores_by_team(results).items()
         }
+    if filters.select_on:
+        results = EvalResult.objects.filter(run__in=runs)
+        return _selected_board(runs, results, bases, filters.select_on, sort, page, viewer_teams, True)
     return _board(runs, bases, sort, page, viewer_teams, team_column=True)
 
 
@@ -661,13 +842,12 @@ def _entry_cells(
             Cell(c.score, c.delta, c.result, replicates=seed_values)
             for c, seed_values in zip(_cells(values, reference, results), seeds, strict=True)
         ]
+    if entry.replicates:
+        cells = _with_setups(cells, entry.replicates[0], columns)
     if comparison is None:
         return cells
     paired = [comparison.average if c.key == AVERAGE else comparison.benchmarks.get(c.key) for c in columns]
-    return [
-        Cell(c.score, c.delta, c.result, c.lo, c.hi, c.replicates, p)
-        for c, p in zip(cells, paired, strict=True)
-    ]
+    return [replace(c, paired=p) for c, p in zip(cells, paired, strict=True)]
 
 
 def _rows(
@@ -740,6 +920,7 @@ def ablation(sweep: Sweep, baseline_id: int | str | None = None) -> Table:
         baseline = _reference_of(entries, point, entries[0] if entries else None)
     rows, power = _rows(entries, columns, baseline, base)
     rows = _with_training(rows, trained_on(run for group, _ in groups for run in group))
+    rows, columns = flag_setups(rows, columns, setup_counts(rows, columns))
     return Table(columns, rows, reference=baseline.label if baseline else "", power=power)
 
 
@@ -837,6 +1018,7 @@ def example_comparison(
     reference = _reference_of(entries, reference_id, base)
     rows, power = _rows(entries, columns, reference, base)
     rows = _with_training(rows, trained_on(runs))
+    rows, columns = flag_setups(rows, columns, setup_counts(rows, columns))
     return Table(columns, rows, reference=reference.label if reference else "", power=power)
 
 

@@ -267,9 +267,11 @@ def test_example_comparison_page_and_csv(alice, pi_sweep):
     assert 'title="Find x if &lt;x&gt; = 3 &amp; y."' in body
     assert 'class="num delta-up2"' in body and "<script" not in body.split("<main>")[1]
     rows = list(csv.reader(io.StringIO(client.get(url, {"format": "csv"}).content.decode())))
-    assert rows[0][3:11] == [f"math500{suffix}" for suffix in reports.CSV_SUFFIXES]
-    assert rows[0][11] == "Algebra"
-    assert rows[2][0] == "π1" and (rows[2][3], rows[2][7]) == ("70.0", "+34.0")
+    width = len(reports.CSV_SUFFIXES)
+    assert rows[0][3 : 3 + width] == [f"math500{suffix}" for suffix in reports.CSV_SUFFIXES]
+    assert rows[0][3 + width] == "Algebra"
+    n, delta = rows[0].index("math500 n"), rows[0].index("math500 delta")
+    assert rows[2][0] == "π1" and (rows[2][3], rows[2][n], rows[2][delta]) == ("70.0", "500×1", "+34.0")
 
 
 # ---------------------------------------------------------------- ablation
@@ -311,7 +313,7 @@ def test_ablation_page_csv(alice, loss_sweep):
     rows = list(
         csv.reader(io.StringIO(client.get(url, {"format": "csv", "baseline": no_kl.pk}).content.decode()))
     )
-    assert (rows[1][3], rows[1][7]) == ("20.0", "-5.0")
+    assert (rows[1][3], rows[1][rows[0].index("aime24 delta")]) == ("20.0", "-5.0")
 
 
 @pytest.mark.django_db
