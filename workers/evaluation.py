@@ -123,6 +123,7 @@ def backend_tokenizer(backend, model_ref: str):
 def _metrics(score) -> dict:
     return {
         "pass_at_k": {str(k): v for k, v in score.pass_at_k.items()},
+        "maj_at_k": {str(k): v for k, v in score.maj_at_k.items()},
         "by_level": score.by_level,
         "length_mean": score.length.mean,
         "length_max": score.length.max,

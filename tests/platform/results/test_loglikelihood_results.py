@@ -88,7 +88,7 @@ resources: {{queue: cpu, gpus: 0}}
 
 
 def test_a_recorded_loglikelihood_evaluation_is_found_not_recomputed(
-    team_a, tmp_path, tiny_model_dir, shared_data, monkeypatch, settings
+    alice, team_a, tmp_path, tiny_model_dir, shared_data, monkeypatch, settings
 ):
     """The planned setup of a log-likelihood benchmark is the one its result is recorded with (formulation
     as template), so a re-delivered task and a second run of the same model reuse the base model's row."""
@@ -105,3 +105,6 @@ def test_a_recorded_loglikelihood_evaluation_is_found_not_recomputed(
     second = make_unqueued_run(team_a, LOGLIK_ONLY_SPEC.format(name="b", model=tiny_model_dir))
     assert evaluate_model(second, None, tmp_path / "b") == []  # the same model for another run
     assert EvalResult.objects.filter(team=team_a, benchmark__key="arc_easy").count() == 1
+
+    page = logged_in(alice).get(reverse("results:evaluation", args=[scored.pk])).content.decode()
+    assert "a log-likelihood evaluation scores each option once" in page and 'id="pass-at-k"' not in page
