@@ -20,7 +20,6 @@ The benchmark's maj@k is the mean over problems (the denominator: problems evalu
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,8 +28,6 @@ from math import comb
 import numpy as np
 
 from evaluation.grading import GradePair, get_grader, grade_batch
-
-logger = logging.getLogger(__name__)
 
 # Distinct wrong answers of one problem compared with each other, at most C(32, 2) = 496 gradings a problem;
 # the ones after the first MAX_COMPARED (in order of first appearance) each count as their own answer.
@@ -97,7 +94,7 @@ def answer_votes(
                 asked.append((problem, 0))
         verdict = iter(grade_batch(pairs))
         for problem, compared in asked:
-            (head, count), *rest = pending[problem]
+            (_, count), *rest = pending[problem]
             same = [next(verdict) for _ in range(compared)] + [False] * (len(rest) - compared)
             sizes[problem].append(count + sum(n for (_, n), equal in zip(rest, same, strict=True) if equal))
             pending[problem] = [item for item, equal in zip(rest, same, strict=True) if not equal]
