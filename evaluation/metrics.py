@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from evaluation.benchmarks.problem import Problem
+from evaluation.voting import Votes, majority_at_k_curve
 
 REFLECTION_WORDS = ("rethink", "recheck", "recalculate")
 _REFLECTION_PATTERNS = {word: re.compile(rf"\b{word}\b", re.IGNORECASE) for word in REFLECTION_WORDS}
@@ -55,6 +56,9 @@ class BenchmarkScore:
     repetition_ratio: float
     reflection_words: dict[str, float]  # mean occurrences per response
     pass_at_k: dict[int, float] = field(default_factory=dict)
+    maj_at_k: dict[int, float] = field(
+        default_factory=dict
+    )  # k = 1 … samples (evaluation.voting); {}: no votes
     by_subject: dict[str, float] = field(default_factory=dict)  # avg@k within each subject
     by_level: dict[str, float] = field(default_factory=dict)  # avg@k within each level, keyed by str(level)
 
@@ -188,9 +192,10 @@ def score_benchmark(
     outcomes: Sequence[SampleOutcome],
     problems: Sequence[Problem] | None = None,
     pass_ks: Sequence[int] = (),
+    votes: Sequence[Votes] = (),
 ) -> BenchmarkScore:
     """All metrics for one benchmark run. Breakdowns need `problems`, which must then cover exactly
-    the problems that have outcomes."""
+    the problems that have outcomes; maj@k needs each problem's `votes`."""
     if not outcomes:
         raise ValueError("no outcomes to score")
     if problems is not None:
@@ -205,6 +210,7 @@ def score_benchmark(
         repetition_ratio=repetition_ratio(outcome.text for outcome in outcomes),
         reflection_words=reflection_word_frequency(outcome.text for outcome in outcomes),
         pass_at_k={k: mean_pass_at_k(outcomes, k) for k in pass_ks},
+        maj_at_k=dict(enumerate(majority_at_k_curve(votes), 1)) if votes else {},
         by_subject=by_subject(outcomes, problems) if problems is not None else {},
         by_level=by_level(outcomes, problems) if problems is not None else {},
     )

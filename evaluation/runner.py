@@ -19,6 +19,7 @@ from evaluation.generation.base import GenerationBackend, Progress, SamplingConf
 from evaluation.grading import GradePair, extract_answer, grade_batch
 from evaluation.metrics import BenchmarkScore, SampleOutcome, score_benchmark
 from evaluation.templates import get_template, render_prompt
+from evaluation.voting import MAX_SAMPLES, answer_votes
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,14 @@ def evaluate_benchmark(
         for group in samples
         for s in group
     ]
-    score = score_benchmark(outcomes, problems, pass_ks=tuple(k for k in config.pass_ks if k <= sampling.n))
+    # maj@k from 2 samples a problem on: with one, it is avg@1.
+    votes = (
+        answer_votes(extracted, [[s.correct for s in group] for group in samples], benchmark.grader)
+        if 2 <= sampling.n <= MAX_SAMPLES
+        else ()
+    )
+    pass_ks = tuple(k for k in config.pass_ks if k <= sampling.n)
+    score = score_benchmark(outcomes, problems, pass_ks=pass_ks, votes=votes)
     return BenchmarkRun(
         benchmark, setup.template, sampling, problems, samples, score, prompts, loaded, indices, overlap
     )

@@ -123,6 +123,7 @@ def backend_tokenizer(backend, model_ref: str):
 def _metrics(score) -> dict:
     return {
         "pass_at_k": {str(k): v for k, v in score.pass_at_k.items()},
+        "maj_at_k": {str(k): v for k, v in score.maj_at_k.items()},
         "by_level": score.by_level,
         "length_mean": score.length.mean,
         "length_max": score.length.max,
@@ -136,15 +137,22 @@ def _metrics(score) -> dict:
 def planned_setups(spec: SpecV1, training: tuple = ()) -> dict[str, tuple[str, str]]:
     """benchmark → (template, sampling hash) the spec evaluates it with, training problems left out: what,
     with the model, identifies a result. Known before any model loads, so a recorded evaluation is found
-    without generating."""
+    without generating. A benchmark in log-likelihood mode is recorded with its default formulation as the
+    template and the formulation's setup record (evaluate_loglikelihood_benchmark, record_loglikelihood)."""
+    from evaluation.benchmarks import get_benchmark
+    from evaluation.loglikelihood.runner import formulation_for, setup_record
     from evaluation.runner import setup_for
 
     config = eval_config_from_spec(spec, training)
-    setups = {benchmark: setup_for(benchmark, config) for benchmark in config.benchmarks}
-    return {
-        benchmark: (setup.template, EvalResult.hash_sampling(setup.sampling_record))
-        for benchmark, setup in setups.items()
-    }
+    planned = {}
+    for benchmark in config.benchmarks:
+        if spec.eval.mode_of(benchmark) == "loglikelihood":
+            formulation = formulation_for(get_benchmark(benchmark), None)
+            planned[benchmark] = (formulation.id, EvalResult.hash_sampling(setup_record(formulation)))
+        else:
+            setup = setup_for(benchmark, config)
+            planned[benchmark] = (setup.template, EvalResult.hash_sampling(setup.sampling_record))
+    return planned
 
 
 def training_fingerprints(run: Run) -> tuple:

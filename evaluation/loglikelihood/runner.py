@@ -49,7 +49,7 @@ class LoglikelihoodRun:
     @property
     def setup_record(self) -> dict:
         """The settings that identify this evaluation (hashed into EvalResult's key next to the template)."""
-        return {"mode": "loglikelihood", "formulation": self.formulation.id, "metric": self.score.primary}
+        return setup_record(self.formulation)
 
     def write_items(self, path: Path) -> None:
         """Every question with its context, each option's log-likelihood and the predictions."""
@@ -66,6 +66,12 @@ class LoglikelihoodRun:
                     "pred_mutual_info": item.pred_mutual_info,
                 }
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def setup_record(formulation: Formulation) -> dict:
+    """What identifies a log-likelihood evaluation in `formulation` besides model, benchmark and template (the
+    formulation id): known before any model loads, so a recorded evaluation is found without scoring."""
+    return {"mode": "loglikelihood", "formulation": formulation.id, "metric": formulation.primary}
 
 
 def formulation_for(benchmark: BenchmarkSpec, requested: str | None) -> Formulation:

@@ -1,6 +1,7 @@
 """Curves of several runs on one chart: a training metric or a test score over steps, smoothed the way
-W&B smooths (a debiased exponential moving average), and the pass@k curve of each run's best-average
-checkpoint per benchmark (unbiased pass@k, Chen et al. 2021, from the stored per-problem outcomes).
+W&B smooths (a debiased exponential moving average), and the pass@k and maj@k curves of each run's
+best-average checkpoint per benchmark (unbiased pass@k, Chen et al. 2021, from the stored per-problem
+outcomes; maj@k, evaluation.voting, as the evaluation recorded it in its metrics).
 
 The charts are drawn by rlab.experiments.charts (server-side SVG, no script); three queries whatever the
 number of runs, which is bounded by MAX_RUNS.
@@ -13,7 +14,9 @@ from dataclasses import dataclass, replace
 
 from django.db.models import QuerySet
 
+from evaluation.loglikelihood.formulations import is_formulation
 from evaluation.statistics import pass_at_k_curve
+from evaluation.voting import MAX_SAMPLES
 from rlab.experiments.charts import Chart, Series, line_chart
 from rlab.experiments.models import Run, TrainMetric
 from rlab.results.bests import Best
@@ -62,6 +65,7 @@ class Overlay:
     smoothing: float
     chart: Chart | None
     pass_at_k: list[Chart]
+    maj_at_k: list[Chart]
 
 
 def _relabel(chart: Chart | None, axis: str) -> Chart | None:
@@ -108,28 +112,67 @@ def pass_at_k_series(name: str, stored: bytes | memoryview | None) -> Series | N
     return Series(name, [(k, value * 100) for k, value in enumerate(curve, 1)])
 
 
-def pass_at_k_chart(title: str, series: list[Series]) -> Chart | None:
+def maj_at_k_series(name: str, metrics: dict | None) -> Series | None:
+    """The maj@k curve (in %) an evaluation recorded (metrics["maj_at_k"], k = 1 … samples); None without
+    one: one sample per problem, a log-likelihood evaluation, or one recorded before maj@k was."""
+    stored = (metrics or {}).get("maj_at_k") or {}
+    if len(stored) < 2:
+        return None
+    return Series(name, sorted((int(k), value * 100) for k, value in stored.items()))
+
+
+def no_maj_at_k_reason(result: EvalResult) -> str | None:
+    """Why an evaluation shows no maj@k curve; None when it has one."""
+    if maj_at_k_series("maj@k", result.metrics) is not None:
+        return None
+    if is_formulation(result.template):
+        return "No pass@k or maj@k: a log-likelihood evaluation scores each option once, it has no samples."
+    if result.k < 2:
+        return "No pass@k or maj@k: with one sample per problem both are the accuracy."
+    return (
+        "No maj@k: this evaluation was recorded before maj@k was, or with more than "
+        f"{MAX_SAMPLES} samples per problem."
+    )
+
+
+def k_chart(title: str, series: list[Series]) -> Chart | None:
+    """A chart over k (pass@k, maj@k), in %."""
     return _relabel(line_chart(title, series, unit="%", y_floor=0), "k")
 
 
-def _pass_at_k_charts(runs: list[Run]) -> list[Chart]:
-    """Per benchmark, the pass@k curve (k = 1 … samples) of each run's best-average checkpoint."""
+def _best_checkpoint_charts(runs: list[Run]) -> tuple[list[Chart], list[Chart]]:
+    """Per benchmark, the pass@k and the maj@k curves (k = 1 … samples) of each run's best-average
+    checkpoint."""
     bests = {run.pk: best for run in runs if (best := Best.from_run(run)) is not None}
     ids = {score.result_id for best in bests.values() for score in best.scores.values()}
-    stored = dict(EvalResult.objects.filter(pk__in=ids).values_list("pk", "outcomes"))
-    curves: dict[str, list[Series]] = {}
+    stored = {
+        pk: (outcomes, metrics)
+        for pk, outcomes, metrics in EvalResult.objects.filter(pk__in=ids).values_list(
+            "pk", "outcomes", "metrics"
+        )
+    }
+    pass_curves: dict[str, list[Series]] = {}
+    maj_curves: dict[str, list[Series]] = {}
     for run in runs:
         best = bests.get(run.pk)
         for key, score in sorted(best.scores.items()) if best else []:
-            if series := pass_at_k_series(f"{run.name} (step {best.step})", stored.get(score.result_id)):
-                curves.setdefault(key, []).append(series)
-    charts = [pass_at_k_chart(f"pass@k on {key} (%)", series) for key, series in sorted(curves.items())]
-    return [chart for chart in charts if chart is not None]
+            name = f"{run.name} (step {best.step})"
+            outcomes, metrics = stored.get(score.result_id, (None, None))
+            if series := pass_at_k_series(name, outcomes):
+                pass_curves.setdefault(key, []).append(series)
+            if series := maj_at_k_series(name, metrics):
+                maj_curves.setdefault(key, []).append(series)
+
+    def charts(metric: str, curves: dict[str, list[Series]]) -> list[Chart]:
+        drawn = [k_chart(f"{metric} on {key} (%)", series) for key, series in sorted(curves.items())]
+        return [chart for chart in drawn if chart is not None]
+
+    return charts("pass@k", pass_curves), charts("maj@k", maj_curves)
 
 
 def overlay(runs: QuerySet[Run], run_ids: list[int], metric: str, smoothing: float) -> Overlay:
-    """The chosen runs (among `runs`, the viewer's) with `metric` over steps, smoothed, and their pass@k
-    curves; the metric defaults to the first the runs have."""
+    """The chosen runs (among `runs`, the viewer's) with `metric` over steps, smoothed, and their pass@k and
+    maj@k curves; the metric defaults to the first the runs have."""
     if len(set(run_ids)) > MAX_RUNS:
         raise TooManyRuns(f"{len(set(run_ids))} runs selected: one chart shows at most {MAX_RUNS}")
     chosen = list(runs.filter(pk__in=run_ids).order_by("name"))
@@ -146,4 +189,4 @@ def overlay(runs: QuerySet[Run], run_ids: list[int], metric: str, smoothing: flo
     unit = "%" if metric.startswith(TEST_PREFIX) else ""
     title = f"{metric}{f' (smoothed {smoothing:g})' if smoothing else ''}"
     chart = line_chart(title, series, unit=unit) if metric else None
-    return Overlay(chosen, names, metric, smoothing, chart, _pass_at_k_charts(chosen))
+    return Overlay(chosen, names, metric, smoothing, chart, *_best_checkpoint_charts(chosen))

@@ -165,12 +165,16 @@ def evaluation(request: HttpRequest, pk: int) -> HttpResponse:
     result = _evaluation(request, pk)
     same_benchmark = _evaluations(request).filter(team=result.team_id, benchmark=result.benchmark_id)
     label = drilldown.evaluation_label(result)
-    series = curves.pass_at_k_series(label, result.outcomes)
+    series = [
+        curves.pass_at_k_series("pass@k", result.outcomes),
+        curves.maj_at_k_series("maj@k", result.metrics),
+    ]
     context = {
         "a": result,
         "label": label,
         "choices": _choices(same_benchmark),
-        "pass_at_k": curves.pass_at_k_chart("pass@k (%)", [series]) if series else None,
+        "k_curves": curves.k_chart("pass@k and maj@k (%)", [s for s in series if s is not None]),
+        "no_maj_at_k": curves.no_maj_at_k_reason(result),
     }
     return _problems_page(request, "results/evaluation.html", result, None, context)
 

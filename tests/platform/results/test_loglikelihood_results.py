@@ -76,3 +76,35 @@ def test_a_loglikelihood_evaluation_gets_its_own_labelled_leaderboard_column(
         assert not {"arc_easy", "arc_easy@ll-cloze"} <= filled, row.label
     page = logged_in(alice).get(reverse("results:leaderboard")).content.decode()
     assert "arc_easy (ll-cloze)" in page
+
+
+LOGLIK_ONLY_SPEC = """
+name: ll-only-{name}
+model: {{id: {model}, dtype: float32}}
+data: {{dataset: numbers, examples: [0]}}
+eval: {{suite: [arc_easy], mode: loglikelihood, limit: 2}}
+resources: {{queue: cpu, gpus: 0}}
+"""
+
+
+def test_a_recorded_loglikelihood_evaluation_is_found_not_recomputed(
+    alice, team_a, tmp_path, tiny_model_dir, shared_data, monkeypatch, settings
+):
+    """The planned setup of a log-likelihood benchmark is the one its result is recorded with (formulation
+    as template), so a re-delivered task and a second run of the same model reuse the base model's row."""
+    from workers.evaluation import evaluate_model, recorded_benchmarks
+
+    monkeypatch.setenv(DATA_DIR_ENV, str(shared_data))
+    settings.RLAB_DATA_DIR = shared_data
+    first = make_unqueued_run(team_a, LOGLIK_ONLY_SPEC.format(name="a", model=tiny_model_dir))
+    (scored,) = evaluate_model(first, None, tmp_path / "a")
+    assert scored.template == "ll-cloze"
+    assert recorded_benchmarks(first, None, scored.model_ref) == {"arc_easy"}
+
+    assert evaluate_model(first, None, tmp_path / "a") == []  # a re-delivered task
+    second = make_unqueued_run(team_a, LOGLIK_ONLY_SPEC.format(name="b", model=tiny_model_dir))
+    assert evaluate_model(second, None, tmp_path / "b") == []  # the same model for another run
+    assert EvalResult.objects.filter(team=team_a, benchmark__key="arc_easy").count() == 1
+
+    page = logged_in(alice).get(reverse("results:evaluation", args=[scored.pk])).content.decode()
+    assert "a log-likelihood evaluation scores each option once" in page and 'id="pass-at-k"' not in page
