@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 VLLM_STAMP := .venv-vllm/.ready
 
-.PHONY: demo test lint bench bench-gpu setup vllm-env clean
+.PHONY: demo test test-demo lint bench bench-gpu setup vllm-env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ demo: $(STAMP)
 
 test: $(STAMP) $(VLLM_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The demo's point in Chromium: the real demo spec (4 steps of SmolLM2) on a worker, ~2 minutes on a quiet box.
+test-demo: $(STAMP)
+	RLAB_DEMO_TEST=1 $(BIN)/python -m pytest tests/browser/test_demo.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,7 +1,9 @@
 """The run page's evaluation table: test accuracy per checkpoint and benchmark, each checkpoint's score beside
-the base model's evaluated the same way. The run page (an experiments template) includes it with the
-`{% run_evaluations run %}` tag of rlab.results.templatetags.run_evaluations, and it refreshes itself from
-the `results:run_evaluations` view while results may still arrive."""
+the base model's evaluated the same way, and the run's pinned metrics where its evaluations measure them
+(the demo's boxed ratio: what its format reward trains, rising from the base model's). The run page (an
+experiments template) includes it with the `{% run_evaluations run %}` tag of
+rlab.results.templatetags.run_evaluations, and it refreshes itself from the `results:run_evaluations` view
+while results may still arrive."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from datetime import datetime, timedelta
 
 from rlab.experiments.charts import Chart, Series, line_chart
 from rlab.experiments.models import Checkpoint, Run
+from rlab.experiments.run_report import pinned_metrics
 from rlab.results.bests import column_key
 from rlab.results.drilldown import base_evaluations
 from rlab.results.models import EvalResult
@@ -39,6 +42,7 @@ class ScoreRow:
     label: str
     checkpoint: Checkpoint | None
     cells: list[ScoreCell]
+    metric_cells: list[str]  # the pinned evaluation metrics, in %, per EvalTable.metric_columns ("—": none)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,15 @@ class EvalTable:
     rows: list[ScoreRow]
     chart: Chart | None
     overlaps: list[str]  # per benchmark with training problems in it: "arith: n = 15 (1 training problem …)"
+    metric_columns: list[
+        tuple[str, str]
+    ]  # (benchmark, metric) of the run's pinned metrics its evaluations have
+    metric_charts: list[Chart]  # one per pinned metric, a line per benchmark over the checkpoints
+
+
+def _metric_text(result: EvalResult | None, metric: str) -> str:
+    value = result.metrics.get(metric) if result else None
+    return f"{value * 100:.1f}" if isinstance(value, int | float) else "—"
 
 
 def eval_table(run: Run) -> EvalTable:
@@ -63,12 +76,20 @@ def eval_table(run: Run) -> EvalTable:
             return ScoreCell(result)
         return ScoreCell(result, bases.get((result.benchmark_id, result.template, result.sampling_hash)))
 
-    rows = []
-    if any(checkpoint_id is None for checkpoint_id, _ in latest):
-        rows.append(ScoreRow("base model", None, [cell(latest.get((None, b))) for b in benchmarks]))
-    rows += [
-        ScoreRow(f"step {c.step}", c, [cell(latest.get((c.id, b))) for b in benchmarks]) for c in checkpoints
-    ]
+    pinned = [m for m in pinned_metrics(run) if any(m in r.metrics for r in latest.values())]
+    metric_columns = [(b, m) for m in pinned for b in benchmarks]
+
+    def row(label: str, checkpoint: Checkpoint | None) -> ScoreRow:
+        key = checkpoint.id if checkpoint else None
+        return ScoreRow(
+            label,
+            checkpoint,
+            [cell(latest.get((key, b))) for b in benchmarks],
+            [_metric_text(latest.get((key, b)), m) for b, m in metric_columns],
+        )
+
+    rows = [row("base model", None)] if any(cid is None for cid, _ in latest) else []
+    rows += [row(f"step {c.step}", c) for c in checkpoints]
     steps = {c.id: c.step for c in checkpoints}
     series = [
         Series(
@@ -83,7 +104,26 @@ def eval_table(run: Run) -> EvalTable:
         if r.overlap_note
     ]
     chart = line_chart("test accuracy (%)", series, unit="%", y_floor=0)
-    return EvalTable(benchmarks, rows, chart, sorted(overlaps))
+    metric_charts = [
+        line_chart(
+            f"{metric} on the test problems (%)",
+            [
+                Series(
+                    b,
+                    [
+                        (steps.get(cid, 0), r.metrics[metric] * 100)
+                        for (cid, key), r in latest.items()
+                        if key == b and isinstance(r.metrics.get(metric), int | float)
+                    ],
+                )
+                for b in benchmarks
+            ],
+            unit="%",
+            y_floor=0,
+        )
+        for metric in pinned
+    ]
+    return EvalTable(benchmarks, rows, chart, sorted(overlaps), metric_columns, metric_charts)
 
 
 def evaluations_live(run: Run, now: datetime) -> bool:
