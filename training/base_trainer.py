@@ -174,9 +174,11 @@ class TrainerConfig:
             raise ValueError(f"checkpoint_dtype must be one of {list(CHECKPOINT_DTYPES)}")
         if self.disk_budget_gib is not None and self.disk_budget_gib <= 0:
             raise ValueError("disk_budget_gib must be > 0 or None")
-        for name in ("save_every", "keep_last", "logprob_chunk_tokens"):
+        for name in ("save_every", "logprob_chunk_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.keep_last < 0:
+            raise ValueError(f"keep_last must be >= 0, got {self.keep_last}")
         for name in ("micro_batch_size", "max_tokens_per_micro_batch"):
             value = getattr(self, name)
             if value is not None and value < 1:

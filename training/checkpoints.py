@@ -40,6 +40,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from training.disk import folder_size
+
 PREFIX = "step-"
 SCRATCH_PREFIX = ".tmp-"
 COMPLETE = "COMPLETE"
@@ -235,12 +237,6 @@ def drop_resume_state(path: str | Path) -> int:
     return freed
 
 
-def folder_size(path: str | Path) -> int:
-    """Bytes of the files under `path` (0 if it is gone)."""
-    path = Path(path)
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
-
-
 def checkpoint_bytes_estimate(
     parameters: int, weights_dtype: torch.dtype, resume_state: bool, master_weights: bool
 ) -> int:
@@ -358,22 +354,25 @@ def prune_checkpoints(
     best_metric: str | None = None,
     mode: Literal["max", "min"] = "max",
     protected: Collection[int] = (),
+    keep_newest: bool = True,
 ) -> list[Path]:
-    """Delete complete checkpoints except: the newest (a resume starts there); the `protected` steps (an
-    evaluation still needs them, or they are pinned); the `keep_last` newest of the others (so keep_last
-    counts checkpoints whose evaluations are done); and, with `best_metric`, the one whose recorded step
-    metrics are best by that key (the earliest on ties). Only the newest keeps its resume state
-    (optimizer, RNG, master weights): the others keep their weights. Returns the deleted paths."""
-    if keep_last < 1:
-        raise ValueError(f"keep_last must be >= 1, got {keep_last}")
+    """Delete complete checkpoints except: the newest while training may still resume from it
+    (`keep_newest`); the `protected` steps (an evaluation still needs them, or they are pinned); the
+    `keep_last` newest of the others (so keep_last counts checkpoints whose evaluations are done); and,
+    with `best_metric`, the one whose recorded step metrics are best by that key (the earliest on ties).
+    Only the newest kept for a resume keeps its resume state (optimizer, RNG, master weights): the others,
+    and every checkpoint once training is over, keep their weights only. Returns the deleted paths."""
+    if keep_last < 0:
+        raise ValueError(f"keep_last must be >= 0, got {keep_last}")
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
     checkpoints = list_checkpoints(directory)
     if not checkpoints:
         return []
     unprotected = [info for info in checkpoints if info.step not in protected]
-    keep = {checkpoints[-1].path} | {info.path for info in checkpoints if info.step in protected}
-    keep |= {info.path for info in unprotected[-keep_last:]}
+    keep = {info.path for info in checkpoints if info.step in protected}
+    keep |= {checkpoints[-1].path} if keep_newest else set()
+    keep |= {info.path for info in unprotected[max(0, len(unprotected) - keep_last) :]}
     if best_metric is not None:
         scored = [
             (value, info.path)
@@ -388,7 +387,7 @@ def prune_checkpoints(
         # Drop the marker first: a crash mid-delete must not leave a folder that still looks complete.
         (path / COMPLETE).unlink(missing_ok=True)
         shutil.rmtree(path, ignore_errors=True)
-    for info in checkpoints[:-1]:
+    for info in checkpoints if not keep_newest else checkpoints[:-1]:
         if info.path in keep:
             drop_resume_state(info.path)
     return removed

@@ -1,11 +1,13 @@
 """Which of a run's checkpoints stay on disk, decided once for the trainer and for the evaluation tasks.
 
-Kept: the newest (a resume starts there, and only it keeps optimizer and RNG state), every checkpoint whose
-evaluation is still open (an EvalRequest queued or running), the pinned ones (`train.keep_steps`, and the
-run's best-average checkpoint by its evaluations), the trainer's best by its step metric, and the
-`train.keep_last` newest of the rest. The trainer prunes after each checkpoint it writes (asking
-`DatabaseCallbacks.protected_checkpoints`); an evaluation task prunes after it records, once the run's
-training is over (while it runs, its trainer is the only one that deletes).
+Kept: the newest while training may resume from it (only it keeps optimizer and RNG state), every
+checkpoint whose evaluation is still open (an EvalRequest queued or running), the pinned ones
+(`train.keep_steps`, and the run's best-average checkpoint by its evaluations), the trainer's best by its
+step metric, and the `train.keep_last` newest of the rest. The trainer prunes after each checkpoint it
+writes (asking `DatabaseCallbacks.protected_checkpoints`); once training has succeeded, the run task prunes
+as it finishes and every evaluation task after it records (while training runs, its trainer is the only one
+that deletes). A succeeded run resumes no more: its newest checkpoint loses its resume state, and stays only
+if it is pinned, best or among keep_last.
 """
 
 from pathlib import Path
@@ -22,28 +24,46 @@ def open_evaluation_steps(run: Run) -> set[int]:
 
 
 def protected_steps(run: Run) -> set[int]:
-    """Steps whose checkpoints must stay: open evaluations, train.keep_steps and the best-average one."""
+    """Steps whose checkpoints must stay: open evaluations, train.keep_steps and the best-average one (read
+    afresh into `run.best_step`: an evaluation may just have moved it)."""
     pinned = set(SpecV1.model_validate(run.config).train.keep_steps)
-    best = Run.objects.values_list("best_step", flat=True).get(pk=run.pk)
+    run.refresh_from_db(fields=["best_step"])
+    best = run.best_step
     return open_evaluation_steps(run) | pinned | ({best} if best is not None else set())
 
 
-def prune_after_evaluation(run: Run) -> list[Path]:
-    """Prune a run whose training is over (evaluating or finished) now that an evaluation is recorded."""
-    from training.checkpoints import latest_checkpoint, prune_checkpoints, read_trainer_state
+TRAINING_SUCCEEDED = (Run.Status.EVALUATING, Run.Status.SUCCEEDED)
 
+
+def prune_finished_training(run: Run) -> list[Path]:
+    """Prune a run whose training is over (evaluating or finished) after an evaluation is recorded."""
     run.refresh_from_db(fields=["status"])
-    if run.status in (Run.Status.QUEUED, Run.Status.RUNNING) or not run.artifact_dir:
+    if run.status in (Run.Status.QUEUED, Run.Status.RUNNING):
+        return []
+    return prune_run_checkpoints(run, training_succeeded=run.status in TRAINING_SUCCEEDED)
+
+
+def prune_run_checkpoints(run: Run, training_succeeded: bool) -> list[Path]:
+    """Prune the run's checkpoints by the rules above; the newest is kept for a resume (with its resume
+    state) unless `training_succeeded`."""
+    from training.checkpoints import list_checkpoints, prune_checkpoints, read_trainer_state
+
+    if not run.artifact_dir:
         return []
     directory = Path(run.artifact_dir) / CHECKPOINT_DIR
-    newest = latest_checkpoint(directory)
-    if newest is None:
+    checkpoints = list_checkpoints(directory)  # resumable or not: a succeeded run's have no resume state
+    if not checkpoints:
         return []
-    config = read_trainer_state(newest).get("config", {})
+    config = read_trainer_state(checkpoints[-1].path).get("config", {})
+    protected = protected_steps(run)
+    # The trainer's best by its step metric stands in for the best-average checkpoint until evaluations
+    # name one; a succeeded run whose evaluations did keeps that one alone.
+    evaluated = training_succeeded and run.best_step is not None
     return prune_checkpoints(
         directory,
         SpecV1.model_validate(run.config).train.keep_last,
-        config.get("best_metric"),
+        None if evaluated else config.get("best_metric"),
         config.get("best_mode", "max"),
-        protected=protected_steps(run),
+        protected=protected,
+        keep_newest=not training_succeeded,
     )

@@ -18,7 +18,7 @@ from workers.launch import job_for
 from workers.node import current_node
 from workers.placement import CUDA_VISIBLE_DEVICES, DevicesBusy, evaluation_waits, on_devices, run_waits
 from workers.reporting import RunCancelled, RunReporter
-from workers.retention import prune_after_evaluation
+from workers.retention import prune_finished_training, prune_run_checkpoints
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,8 @@ def _execute_claimed(run: Run) -> str:
         logger.info("run %s %s", run.name, status)
     if log.failure and status == Run.Status.SUCCEEDED:
         status, error = Run.Status.FAILED, log.failure
+    if status == Run.Status.SUCCEEDED:  # before the run says so: what it leaves on disk is final then
+        prune_run_checkpoints(run, training_succeeded=True)
     _finish(run, status, error)
     return status
 
@@ -168,15 +170,16 @@ def _evaluate_claimed(request: EvalRequest) -> int:
             logger.exception("evaluation %s failed", request)
             error = short_error(exc)
     _end_evaluation(request, error)
-    if not error:
-        prune_after_evaluation(run)
     return count
 
 
 def _end_evaluation(request: EvalRequest, error: str) -> None:
-    """Mark the request done (or failed with a short message), then settle its run."""
+    """Mark the request done (or failed with a short message), prune what its checkpoint's evaluation no
+    longer needs once training is over, then settle its run (so a succeeded run's disk is final)."""
     status = EvalRequest.Status.FAILED if error else EvalRequest.Status.DONE
     EvalRequest.objects.filter(pk=request.pk).update(status=status, error=error, finished_at=timezone.now())
+    if not error:
+        prune_finished_training(request.run)
     settle_run(request.run_id)
 
 

@@ -259,9 +259,9 @@ class TrainSpec(Block):
     save_every: int = Field(20, ge=1, description="Checkpoint every N steps.")
     keep_last: int = Field(
         3,
-        ge=1,
-        description="Evaluated checkpoints kept besides the newest, the best and keep_steps; a checkpoint "
-        "is never pruned before its evaluation is recorded.",
+        ge=0,
+        description="Evaluated checkpoints kept besides the best and keep_steps (and the newest, until the "
+        "run's training has succeeded); a checkpoint is never pruned before its evaluation is recorded.",
     )
     keep_steps: list[int] = Field(
         default_factory=list, description="Steps whose checkpoints are never pruned (e.g. [0, 1540])."

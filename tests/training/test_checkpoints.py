@@ -233,3 +233,25 @@ def test_a_checkpoint_dtype_other_than_the_models_saves_and_reports_step_0(token
     same = make_config(output_dir=str(tmp_path / "same"), save_every=2, steps=2)
     GRPOTrainer(make_model(), tokenizer, EXAMPLES[:2], same, callbacks=recorder).train()
     assert [step for step, _, _ in recorder.checkpoints] == [2]  # step 0 would be the base model again
+
+
+def test_once_training_is_over_the_newest_is_kept_only_if_pinned_best_or_within_keep_last(
+    tokenizer, tmp_path
+):
+    """keep_last 0 while training: the newest (for a resume) and the protected ones; once training has
+    succeeded (keep_newest False): the protected ones alone, none with resume state."""
+    model = make_model()
+    for step in [1, 2, 3]:
+        _save(tmp_path, step, model, tokenizer)
+    prune_checkpoints(tmp_path, keep_last=0, protected={2})
+    assert [info.step for info in list_checkpoints(tmp_path)] == [2, 3]
+    assert has_resume_state(tmp_path / "step-00000003")
+    prune_checkpoints(tmp_path, keep_last=0, protected={2}, keep_newest=False)
+    kept = list_checkpoints(tmp_path)
+    assert [info.step for info in kept] == [2] and not has_resume_state(kept[0].path)
+    _save(tmp_path, 4, model, tokenizer)
+    prune_checkpoints(tmp_path, keep_last=1, keep_newest=False)  # keep_last still counts the newest
+    kept = list_checkpoints(tmp_path)
+    assert [info.step for info in kept] == [4] and not has_resume_state(kept[0].path)
+    with pytest.raises(ValueError, match="keep_last must be >= 0"):
+        prune_checkpoints(tmp_path, keep_last=-1)

@@ -13,7 +13,8 @@ from tests.models import tiny_grpo_spec
 from tests.platform.conftest import make_unqueued_run
 from tests.workers.test_artifact_failures import run_task
 from tests.workers.test_training_runs import finished, wait_for
-from training.checkpoints import folder_size, has_resume_state, list_checkpoints
+from training.checkpoints import has_resume_state, list_checkpoints
+from training.disk import folder_size
 from workers.tasks import requeue_stale_evaluations
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,11 +37,29 @@ def test_every_checkpoint_is_evaluated_before_it_is_pruned(team, sums, tiny_mode
     assert sorted(steps_evaluated.values_list("checkpoint__step", flat=True)) == list(range(1, steps + 1))
     on_disk = list_checkpoints(Path(run.artifact_dir) / "checkpoints")
     run.refresh_from_db()
-    # Pruned after their evaluations: the newest, the best-average (pinned) and the trainer's best remain.
+    # Pruned after their evaluations: the newest (keep_last 1), the best-average (pinned) and the trainer's
+    # best remain; the run has succeeded, so none keeps optimizer or RNG state (nothing resumes from it).
     assert on_disk[-1].step == steps and len(on_disk) <= 3 and run.best_step in {i.step for i in on_disk}
-    assert [has_resume_state(info.path) for info in on_disk] == [False] * (len(on_disk) - 1) + [True]
-    sizes = [folder_size(info.path) for info in on_disk]
-    assert all(size < sizes[-1] for size in sizes[:-1])  # weights only, beside weights + optimizer state
+    assert [has_resume_state(info.path) for info in on_disk] == [False] * len(on_disk)
+    sizes = {folder_size(info.path) for info in on_disk}
+    assert max(sizes) - min(sizes) < 4096  # weights only, the same size (trainer_state.json varies)
+
+
+def test_a_succeeded_run_keeps_only_its_best_checkpoint_with_keep_last_0(
+    team, sums, tiny_model_dir, worker_process
+):
+    """While training the newest checkpoint keeps its resume state; once the run has succeeded and its
+    evaluations are in, keep_last 0 leaves the best-average checkpoint alone (not the trainer's best by
+    reward, which stands in for it only until evaluations name one), weights only."""
+    spec = tiny_grpo_spec(tiny_model_dir, "sums", steps=4, save_every=1).replace(
+        "keep_last: 100", "keep_last: 0"
+    )
+    run = finished(submit_spec(team, None, spec).runs.get())
+    assert run.status == "succeeded", run.error
+    on_disk = list_checkpoints(Path(run.artifact_dir) / "checkpoints")
+    assert [info.step for info in on_disk] == [run.best_step]
+    assert not has_resume_state(on_disk[0].path)
+    assert run.checkpoints.count() == 4  # the pruned ones stay listed, with their scores
 
 
 def test_a_run_over_its_disk_budget_fails_before_writing(team, sums, tiny_model_dir, worker_process):
@@ -56,9 +75,11 @@ def test_a_run_over_its_disk_budget_fails_before_writing(team, sums, tiny_model_
 def test_a_worker_killed_during_an_evaluation_leaves_it_to_the_next(
     team, sums, tiny_model_dir, worker_process
 ):
-    spec = tiny_grpo_spec(tiny_model_dir, "sums", steps=1, save_every=1, base_model=False).replace(
-        "limit: 2,", "limit: 400,"
-    ).replace("max_new_tokens: 4", "max_new_tokens: 24, n: 4")
+    spec = (
+        tiny_grpo_spec(tiny_model_dir, "sums", steps=1, save_every=1, base_model=False)
+        .replace("limit: 2,", "limit: 400,")
+        .replace("max_new_tokens: 4", "max_new_tokens: 24, n: 4")
+    )
     run = submit_spec(team, None, spec).runs.get()
     request = wait_for(
         lambda: EvalRequest.objects.filter(run=run, status="running").first(), what="the evaluation to start"

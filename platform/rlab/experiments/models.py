@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -183,6 +184,11 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run.name}@{self.step}"
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether its folder is still there (retention prunes evaluated checkpoints; the row stays)."""
+        return Path(self.path).is_dir()
 
     @classmethod
     def record(cls, run: Run, step: int, path: str, dtype: str = "") -> "Checkpoint":

@@ -14,6 +14,7 @@ from rlab.experiments.charts import Chart, Series, line_chart
 from rlab.experiments.models import EvalRequest, Run
 from rlab.experiments.spec_form import dump_yaml
 from rlab.spec import SpecV1
+from training.disk import folder_size
 
 # Shown first after the pinned metrics (the spec's `pinned_metrics`, else its algorithm's), in this order;
 # any other numeric metric follows alphabetically.
@@ -74,6 +75,35 @@ def metric_charts(run: Run) -> Curves:
         main=[line_chart(key, [Series(key, series[key])]) for key in main],
         more=[line_chart(key, [Series(key, series[key])]) for key in more],
     )
+
+
+@dataclass(frozen=True)
+class DiskUse:
+    """What the run's artifact folder holds now: checkpoints (pruned after their evaluations unless
+    pinned), samples and its log."""
+
+    bytes: int
+    checkpoints_on_disk: int
+    checkpoints_saved: int
+    budget_gib: float | None  # train.disk_budget_gib, for the checkpoints
+
+    @property
+    def text(self) -> str:
+        gib = self.bytes / 2**30
+        size = f"{gib:.2f} GiB" if gib >= 0.1 else f"{self.bytes / 2**20:.1f} MiB"
+        kept = f"{self.checkpoints_on_disk} of {self.checkpoints_saved} checkpoints on disk"
+        budget = f", budget {self.budget_gib:g} GiB" if self.budget_gib else ""
+        return f"{size} ({kept}{budget})"
+
+
+def disk_use(run: Run) -> DiskUse | None:
+    """The run's disk use; None before a worker made its folder."""
+    if not run.artifact_dir:
+        return None
+    saved = list(run.checkpoints.values_list("path", flat=True))
+    budget = (run.config.get("train") or {}).get("disk_budget_gib")
+    on_disk = sum(Path(path).is_dir() for path in saved)
+    return DiskUse(folder_size(run.artifact_dir), on_disk, len(saved), budget)
 
 
 def log_tail(run: Run, lines: int = LOG_LINES) -> list[str] | None:

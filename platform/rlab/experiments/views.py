@@ -18,6 +18,7 @@ from rlab.experiments.models import Run, Spec
 from rlab.experiments.queue_wait import queue_wait
 from rlab.experiments.run_report import (
     config_yaml,
+    disk_use,
     evaluation_status,
     log_tail,
     metric_charts,
@@ -100,6 +101,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = _status_context(run) | {
         "charts": metric_charts(run),
         "log_lines": log_tail(run),
+        "disk": disk_use(run),
         "config_yaml": config_yaml(run),
     }
     return render(request, "experiments/run_detail.html", context)

@@ -190,7 +190,7 @@ def test_run_page_queries_stay_bounded(alice, run, django_assert_max_num_queries
         if step % 20 == 0:
             Checkpoint.record(run, step, f"/ckpt/{step}")
     client = logged_in(alice)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):  # a queued run: its place and wait estimate take 3
         client.get(reverse("experiments:run_detail", args=[run.pk]))
 
 
@@ -257,3 +257,28 @@ def test_the_run_page_charts_pinned_metrics_first(alice, team_a):
     for step in (1, 2):
         run.metrics.create(step=step, values={"reward_mean": 0.1, "boxed_ratio": 0.5, "entropy": 1.0})
     assert [chart.title for chart in metric_charts(run).main][:2] == ["boxed_ratio", "reward_mean"]
+
+
+def test_the_run_page_shows_disk_use_and_pruned_checkpoints(alice, run, tmp_path):
+    """Issue: the run page shows disk used; a checkpoint pruned after its evaluation says so instead of a
+    path that is gone."""
+    kept, pruned = tmp_path / "checkpoints" / "step-00000002", tmp_path / "checkpoints" / "step-00000001"
+    kept.mkdir(parents=True)
+    (kept / "model.safetensors").write_bytes(b"x" * 3 * 2**20)
+    Run.objects.filter(pk=run.pk).update(artifact_dir=str(tmp_path))
+    for step, path in ((1, pruned), (2, kept)):
+        checkpoint = Checkpoint.record(run, step, str(path))
+        EvalResult.record(
+            team=run.team,
+            run=run,
+            checkpoint=checkpoint,
+            model_ref="m",
+            benchmark=Benchmark.objects.get_or_create(key="arith", defaults={"name": "arith"})[0],
+            template="t",
+            sampling={},
+            n=4,
+            score=0.5,
+        )
+    body = logged_in(alice).get(reverse("experiments:run_detail", args=[run.pk])).content.decode()
+    assert "Disk: 3.0 MiB (1 of 2 checkpoints on disk)" in body
+    assert "pruned after its evaluation" in body and f"<code class=\"path\">{kept}</code>" in body
