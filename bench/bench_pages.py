@@ -344,6 +344,11 @@ def _warm_pages(seeder: Seeder) -> list[tuple[str, str, dict]]:
             {"sort": "-math500", "page": 3},
         ),
         ("team leaderboard, filtered by model", reverse("results:leaderboard"), {"model": MODELS[1]}),
+        (
+            "team leaderboard, checkpoint chosen on aime24",
+            reverse("results:leaderboard"),
+            {"select_on": "aime24"},
+        ),
         ("global leaderboard, by average", reverse("results:global_leaderboard"), {}),
         (
             "global leaderboard, by name, page 10",

@@ -251,14 +251,29 @@ def best_on(results: QuerySet, selection: str) -> dict[int, Best]:
     """Model selection on a held-out benchmark: each run's checkpoint with the highest score on the column
     `selection` (ties to the earliest), with every score recorded at that checkpoint; runs never evaluated
     on `selection` are left out. Reporting the other benchmarks there keeps the choice of checkpoint off
-    the test sets (the best-average convention picks it on the very scores it reports)."""
-    best = {}
-    for run_id, steps in scores_by_step(results).items():
-        candidates = {step: scores for step, scores in steps.items() if selection in scores}
-        if candidates:
-            step = max(sorted(candidates), key=lambda s: candidates[s][selection].score)
-            best[run_id] = Best(step, candidates[step])
-    return best
+    the test sets (the best-average convention picks it on the very scores it reports). Two queries: the
+    selection column's scores, then the chosen checkpoints' results."""
+    benchmark = selection.partition(FORMULATION_SEPARATOR)[0]
+    rows = (
+        results.filter(checkpoint__isnull=False, run__isnull=False, benchmark__key=benchmark)
+        .order_by("created_at", "pk")
+        .values_list("run_id", "checkpoint_id", "checkpoint__step", "score", "template")
+    )
+    latest = {
+        (run_id, step): (score, checkpoint_id)
+        for run_id, checkpoint_id, step, score, template in rows
+        if column_key(benchmark, template) == selection
+    }
+    chosen: dict[int, tuple[float, int, int]] = {}  # run id → (score, step, checkpoint id)
+    for (run_id, step), (score, checkpoint_id) in sorted(latest.items(), key=lambda item: item[0][1]):
+        if run_id not in chosen or score > chosen[run_id][0]:
+            chosen[run_id] = (score, step, checkpoint_id)
+    at_chosen = scores_by_step(results.filter(checkpoint_id__in=[c for _, _, c in chosen.values()]))
+    return {
+        run_id: Best(step, at_chosen[run_id][step])
+        for run_id, (_, step, _) in chosen.items()
+        if step in at_chosen.get(run_id, {})
+    }
 
 
 def best_per_benchmark(results: QuerySet) -> dict[int, Best]:
