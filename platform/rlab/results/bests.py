@@ -33,6 +33,7 @@ RESULT_FIELDS = (
     "model_ref",
     "n",
     "k",
+    "sampling",
 )
 # Read where the model has them: experiments migration 0003 fills the best checkpoints before results
 # migration 0002 adds the intervals.
@@ -51,6 +52,13 @@ def column_label(key: str) -> str:
     return f"{benchmark} ({formulation})" if formulation else benchmark
 
 
+def sampling_text(sampling: dict | None) -> str:
+    """The sampling settings that set a score's setup apart, as text: every setting but the seed (runs that
+    differ only in seeds are replicates of one setup) and the sample count (in Score.size)."""
+    shown = {key: value for key, value in (sampling or {}).items() if key not in ("seed", "n")}
+    return ", ".join(f"{key}={value}" for key, value in sorted(shown.items()))
+
+
 @dataclass(frozen=True)
 class Score:
     """One evaluation of one model or checkpoint, and the EvalResult it comes from; `benchmark` is its
@@ -67,6 +75,7 @@ class Score:
     hi: float | None = None
     n: int | None = None  # problems scored (EvalResult.n)
     k: int | None = None  # samples per problem (EvalResult.k)
+    sampling_text: str = ""  # sampling_text(EvalResult.sampling)
 
     @classmethod
     def from_values(cls, values: dict) -> Score:
@@ -82,6 +91,7 @@ class Score:
             values.get("score_hi"),
             values.get("n"),
             values.get("k"),
+            sampling_text(values.get("sampling")),
         )
 
     @property
@@ -92,8 +102,8 @@ class Score:
     @property
     def setup(self) -> str:
         """What a score must share with another to sit in one column unflagged: how many problems and
-        samples, the template and the sampling."""
-        return f"{self.size or '?'} · {self.template} · sampling {self.sampling_hash[:8]}"
+        samples, the template and the sampling (its seed aside)."""
+        return f"{self.size or '?'} · {self.template} · {self.sampling_text or '?'}"
 
     def stored(self) -> dict:
         """The score as kept in Run.best_scores."""
@@ -108,6 +118,7 @@ class Score:
             "hi": self.hi,
             "n": self.n,
             "k": self.k,
+            "sampling_text": self.sampling_text,
         }
 
     @classmethod
@@ -124,6 +135,7 @@ class Score:
             stored.get("hi"),
             stored.get("n"),
             stored.get("k"),
+            stored.get("sampling_text", ""),
         )
 
 

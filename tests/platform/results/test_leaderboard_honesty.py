@@ -67,10 +67,12 @@ def test_every_score_shows_its_problems_times_samples(alice, team_a):
 
 def test_a_column_of_different_limits_or_sampling_is_flagged_with_its_odd_cells(alice, team_a):
     """The issue's case: one "arith" column held 16-problem and 8-problem evaluations, unmarked."""
-    runs = [make_sweep(team_a, [{}], name=name).runs.get() for name in ("a", "b", "c", "d")]
+    runs = [make_sweep(team_a, [{}], name=name).runs.get() for name in ("a", "b", "c", "d", "e")]
     for run, arith, n in ((runs[0], 0.50, 16), (runs[1], 0.25, 16), (runs[2], 0.75, 8)):
         evaluate(team_a, run, 10, {"arith": arith}, n=n)
         evaluate(team_a, run, 10, {"math500": 0.4})
+    evaluate(team_a, runs[4], 10, {"arith": 0.5}, n=16, sampling={**SAMPLING, "seed": 1})  # a seed replicate
+    evaluate(team_a, runs[4], 10, {"math500": 0.4})
     evaluate(team_a, runs[3], 10, {"arith": 0.50}, n=16, sampling={**SAMPLING, "temperature": 0.6})
     evaluate(team_a, runs[3], 10, {"math500": 0.4})
     table = board(team_a)
@@ -81,6 +83,7 @@ def test_a_column_of_different_limits_or_sampling_is_flagged_with_its_odd_cells(
     odd = cell(table, runs[2].name, "arith")
     assert "8×1" in odd.setup_note and "most: 16×1" in odd.setup_note and "setup-differs" in odd.css
     assert cell(table, runs[3].name, "arith").setup_note  # same n, other sampling
+    assert not cell(table, runs[4].name, "arith").setup_note  # another sampling seed: the same setup
     assert cell(table, runs[2].name, "average").setup_note
     assert not cell(table, runs[0].name, "average").setup_note
     body = logged_in(alice).get(reverse("results:leaderboard")).content.decode()
