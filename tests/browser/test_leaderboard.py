@@ -10,8 +10,7 @@ from playwright.sync_api import expect
 
 from rlab.experiments.models import Run
 from tests.browser.conftest import log_in, screenshot
-from tests.platform.results.test_leaderboard_honesty import evaluate
-from tests.platform.results.test_results_pages import make_sweep
+from tests.platform.results.test_results_pages import evaluate, make_sweep
 
 pytestmark = pytest.mark.browser
 

@@ -8,31 +8,13 @@ import io
 import pytest
 from django.urls import reverse
 
-from rlab.catalog.models import Benchmark
-from rlab.experiments.models import Checkpoint, Run
+from rlab.experiments.models import Run
 from rlab.results import reports
 from rlab.results.models import EvalResult
 from tests.platform.conftest import logged_in
-from tests.platform.results.test_results_pages import MODEL, SAMPLING, TEMPLATE, make_sweep
+from tests.platform.results.test_results_pages import MODEL, SAMPLING, evaluate, make_sweep
 
 pytestmark = pytest.mark.django_db
-
-
-def evaluate(team, run, step, scores: dict, n: int = 500, k: int = 1, sampling: dict = SAMPLING) -> None:
-    checkpoint = Checkpoint.record(run, step, f"/ckpt/{run.pk}/{step}") if step is not None else None
-    for key, score in scores.items():
-        EvalResult.record(
-            team=team,
-            run=run,
-            checkpoint=checkpoint,
-            model_ref=MODEL,
-            benchmark=Benchmark.objects.get_or_create(key=key, defaults={"name": key})[0],
-            template=TEMPLATE,
-            sampling={**sampling, "n": k},
-            n=n,
-            k=k,
-            score=score,
-        )
 
 
 def board(team, **filters) -> reports.Table:
@@ -76,7 +58,7 @@ def test_a_column_of_different_limits_or_sampling_is_flagged_with_its_odd_cells(
     evaluate(team_a, runs[3], 10, {"arith": 0.50}, n=16, sampling={**SAMPLING, "temperature": 0.6})
     evaluate(team_a, runs[3], 10, {"math500": 0.4})
     table = board(team_a)
-    arith, math500, average = table.columns
+    arith, math500, _ = table.columns
     assert arith.mixed and "16×1" in arith.mixed and "8×1" in arith.mixed and not math500.mixed
     assert not cell(table, runs[0].name, "arith").setup_note
     assert not cell(table, runs[1].name, "arith").setup_note

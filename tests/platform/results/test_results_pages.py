@@ -62,8 +62,12 @@ def evaluate(
     scores: dict,
     subjects: dict | None = None,
     model: str = MODEL,
+    n: int = 500,
+    k: int = 1,
+    sampling: dict = SAMPLING,
 ) -> None:
-    """EvalResults of one checkpoint of `run` (or of the base model when step is None)."""
+    """EvalResults of one checkpoint of `run` (or of the base model when step is None): `n` problems, `k`
+    samples each."""
     checkpoint = Checkpoint.record(run, step, f"/ckpt/{run.pk}/{step}") if step is not None else None
     for key, score in scores.items():
         EvalResult.record(
@@ -73,8 +77,9 @@ def evaluate(
             model_ref=model,
             benchmark=Benchmark.objects.get_or_create(key=key, defaults={"name": key})[0],
             template=TEMPLATE,
-            sampling=SAMPLING,
-            n=500,
+            sampling={**sampling, "n": k},
+            n=n,
+            k=k,
             score=score,
             per_subject=(subjects or {}).get(key, {}),
         )
