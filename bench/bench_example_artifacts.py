@@ -46,13 +46,14 @@ def main() -> int:
     os.environ |= {"RLAB_VAR_DIR": str(args.var_dir), "RLAB_DATA_DIR": str(args.data_dir.resolve())}
     sys.path[:0] = [str(REPO_ROOT / "platform"), str(REPO_ROOT)]
 
-    from rlab.catalog.seeding import seed_catalog
     from rlab.cli.serve import DEMO_TEAM, DEMO_USER, _migrate, _services, ensure_demo_account
+
+    _migrate()  # sets Django up: the models below need it
+    from rlab.catalog.seeding import seed_catalog
     from rlab.cli.spec_commands import _submit_local
     from rlab.cli.waiting import wait_for_runs
     from rlab.spec import apply_overrides
 
-    _migrate()
     seed_catalog()
     ensure_demo_account()
     run_ids: list[int] = []
