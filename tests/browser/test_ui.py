@@ -284,6 +284,7 @@ def test_the_run_page_shows_its_queue_position_and_a_failed_evaluation(page, mem
     log_in(page, member)
     page.goto(f"/runs/{second.pk}/")
     expect(page.locator("#queue-position")).to_contain_text("number 2 in the cpu queue (1 run ahead")
+    expect(page.locator("#queue-wait")).to_contain_text("no estimate yet")  # no run of the queue has finished
     Run.objects.filter(pk=first.pk).update(status=Run.Status.SUCCEEDED)
     checkpoint = first.checkpoints.create(step=40, path="/gone", dtype="float32")
     request = EvalRequest.ask(first, checkpoint)
