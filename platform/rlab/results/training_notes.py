@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from rlab.catalog.models import Example
 from rlab.experiments.models import Run
-from rlab.experiments.training_data import TrainingData, training_data
+from rlab.experiments.training_data import CatalogLookups, TrainingData, training_data
 from rlab.results.models import EvalResult, overlap_note
 
 MAX_EXAMPLES_LISTED = 8
@@ -53,16 +53,19 @@ def describe(data: TrainingData) -> str:
 
 
 def trained_on(runs: Iterable[Run]) -> dict[int, str]:
-    """What each run trained on, by run id."""
-    return {run.pk: describe(training_data(run)) for run in runs}
+    """What each run trained on, by run id (the catalogue read once for all of them)."""
+    runs = list(runs)
+    lookups = CatalogLookups.for_runs(runs)
+    return {run.pk: describe(training_data(run, lookups=lookups)) for run in runs}
 
 
 def overlap_notes(result_ids: Iterable[int]) -> dict[int, str]:
     """By EvalResult id: "arith (1 training problem excluded)" for evaluations with training problems in
     their benchmark; one query."""
-    results = EvalResult.objects.filter(pk__in=set(result_ids)).values_list("pk", "benchmark__key", "metrics")
+    # Only the overlap record of the evaluations that have one: not every evaluation's whole metrics.
+    results = EvalResult.objects.filter(pk__in=set(result_ids), metrics__training_overlap__isnull=False)
     return {
         pk: f"{key}{note}"
-        for pk, key, metrics in results
-        if (note := overlap_note((metrics or {}).get("training_overlap") or {}))
+        for pk, key, record in results.values_list("pk", "benchmark__key", "metrics__training_overlap")
+        if isinstance(record, dict) and (note := overlap_note(record))
     }
