@@ -299,13 +299,26 @@ def _cells(
     reference: list[float | None] | None,
     results: list[int | None] | None = None,
     intervals: list[tuple[float | None, float | None]] | None = None,
+    setups: list[tuple[str, str]] | None = None,
+    replicates: list[tuple[float, ...]] | None = None,
+    paired: list[PairedDifference | None] | None = None,
 ) -> list[Cell]:
-    references = reference or [None] * len(values)
-    results = results or [None] * len(values)
+    """One Cell per column, each built once (a report has thousands)."""
+    blank = [None] * len(values)
+    references = reference or blank
     intervals = intervals or [(None, None)] * len(values)
     return [
-        Cell(v, None if reference is None else _delta(v, r), result, lo, hi)
-        for v, r, result, (lo, hi) in zip(values, references, results, intervals, strict=True)
+        Cell(v, None if reference is None else _delta(v, r), result, lo, hi, seeds, p, size, setup)
+        for v, r, result, (lo, hi), (size, setup), seeds, p in zip(
+            values,
+            references,
+            results or blank,
+            intervals,
+            setups or [("", "")] * len(values),
+            replicates or [()] * len(values),
+            paired or blank,
+            strict=True,
+        )
     ]
 
 
@@ -313,18 +326,17 @@ def _score_cells(
     scores: dict[str, Score], columns: list[Column], reference: list[float | None] | None, linked: bool
 ) -> list[Cell]:
     results = _result_ids(scores, columns) if linked else None
-    cells = _cells(_values(scores, columns), reference, results, _intervals(scores, columns))
-    return _with_setups(cells, scores, columns)
+    return _cells(
+        _values(scores, columns), reference, results, _intervals(scores, columns), _setups(scores, columns)
+    )
 
 
-def _with_setups(cells: list[Cell], scores: dict[str, Score], columns: list[Column]) -> list[Cell]:
-    """Each benchmark cell with the size and setup of the evaluation it shows (a subject's or the
-    average's have none of their own)."""
+def _setups(scores: dict[str, Score], columns: list[Column]) -> list[tuple[str, str]]:
+    """Each benchmark column's (size, setup) of the evaluation it shows (a subject's or the average's have
+    none of their own)."""
     return [
-        replace(cell, size=score.size, setup=score.setup)
-        if (score := scores.get(column.key)) is not None
-        else cell
-        for cell, column in zip(cells, columns, strict=True)
+        (score.size, score.setup) if (score := scores.get(column.key)) is not None else ("", "")
+        for column in columns
     ]
 
 
@@ -830,24 +842,18 @@ def _entry_cells(
     comparison: RowComparison | None,
 ) -> list[Cell]:
     values, seeds = _mean_values(entry, columns)
+    first = entry.replicates[0] if entry.replicates else {}
+    paired = None
+    if comparison is not None:
+        by_key = comparison.benchmarks
+        paired = [comparison.average if c.key == AVERAGE else by_key.get(c.key) for c in columns]
+    results = _result_ids(first, columns) if entry.replicates else None
     if len(entry.replicates) == 1:
-        scores = entry.replicates[0]
-        intervals = _intervals(scores, columns)
+        intervals = _intervals(first, columns)
         if entry.no_average:
             intervals[-1] = (None, None)
-        cells = _cells(values, reference, _result_ids(scores, columns), intervals)
-    else:
-        results = _result_ids(entry.replicates[0], columns) if entry.replicates else None
-        cells = [
-            Cell(c.score, c.delta, c.result, replicates=seed_values)
-            for c, seed_values in zip(_cells(values, reference, results), seeds, strict=True)
-        ]
-    if entry.replicates:
-        cells = _with_setups(cells, entry.replicates[0], columns)
-    if comparison is None:
-        return cells
-    paired = [comparison.average if c.key == AVERAGE else comparison.benchmarks.get(c.key) for c in columns]
-    return [replace(c, paired=p) for c, p in zip(cells, paired, strict=True)]
+        return _cells(values, reference, results, intervals, _setups(first, columns), paired=paired)
+    return _cells(values, reference, results, None, _setups(first, columns), seeds, paired)
 
 
 def _rows(
