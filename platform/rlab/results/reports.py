@@ -710,22 +710,58 @@ def _selected_board(
         for key in sorted(keys)
     ]
     columns.append(Column(AVERAGE, f"{average_label(tests)} without {column_label(selection)}"))
-    rows = []
-    for run in runs.filter(pk__in=list(found)).select_related("team").only(*BOARD_RUN_FIELDS):
-        best, linked = found[run.pk], _opens(run.team_id, own_teams)
-        title = f"checkpoint best on {column_label(selection)}: step {best.step}"
-        team = run.team.name if team_column else ""
-        cells = _selected_cells(best.scores, columns, selection, linked)
-        rows.append(Row(run.name, cells, run, best.step, title=title, team=team, linked=linked))
-    rows += _base_rows(bases, columns, own_teams, team_column, selection)
-    rows = sort_rows(rows, sort, columns)
-    total = sum(row.run is not None for row in rows)
-    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    # Sorted and paged on the scores alone; Row objects (cells, links, flags) only for the page shown.
+    order = Sort.parse(sort, columns)
+    names = dict(runs.filter(pk__in=list(found)).values_list("pk", "name"))
+    bases_rows = _base_rows(bases, columns, own_teams, team_column, selection)
+    entries: list[tuple[str, int | Row]] = [(name, pk) for pk, name in names.items()]
+    entries += [(row.label, row) for row in bases_rows]
+
+    def value(entry: tuple[str, int | Row]) -> float | str | None:
+        label, item = entry
+        if isinstance(item, Row):
+            return order.value(item, columns)
+        if order.key == NAME:
+            return label.lower()
+        scores = found[item].scores
+        if order.key == AVERAGE:
+            tests_only = {key: score for key, score in scores.items() if key != selection}
+            return average_of(tests_only) if tests_only else None
+        return scores[order.key].score if order.key in scores else None
+
+    scored = sorted((e for e in entries if value(e) is not None), key=value, reverse=order.descending)
+    ordered = scored + [e for e in entries if value(e) is None]
+    pages = max(1, -(-len(ordered) // PAGE_SIZE))
     number = min(max(page or 1, 1), pages)
-    shown = rows if page is None else rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-    counts = setup_counts(rows, columns)
-    shown, columns = flag_setups(_flag_overlaps(shown), columns, counts)
-    return Table(columns, shown, team_column=team_column, page=number, pages=pages, total=total)
+    shown = ordered if page is None else ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+    page_runs = runs.filter(pk__in=[item for _, item in shown if not isinstance(item, Row)])
+    by_pk = {run.pk: run for run in page_runs.select_related("team").only(*BOARD_RUN_FIELDS)}
+    rows = []
+    for _, item in shown:
+        if isinstance(item, Row):
+            rows.append(item)
+            continue
+        run, best = by_pk[item], found[item]
+        linked = _opens(run.team_id, own_teams)
+        rows.append(
+            Row(
+                run.name,
+                _selected_cells(best.scores, columns, selection, linked),
+                run,
+                best.step,
+                title=f"checkpoint best on {column_label(selection)}: step {best.step}",
+                team=run.team.name if team_column else "",
+                linked=linked,
+            )
+        )
+    counts: dict[str, Counter[str]] = {}
+    for scores in [best.scores for best in found.values()] + [
+        scores for setups in bases.values() for scores in setups.values()
+    ]:
+        for key, score in scores.items():
+            counts.setdefault(key, Counter())[score.setup] += 1
+    rows, columns = flag_setups(_flag_overlaps(rows), columns, counts)
+    return Table(columns, rows, team_column=team_column, page=number, pages=pages, total=len(names))
 
 
 def leaderboard(
