@@ -9,6 +9,7 @@ here imports models: callers (EvalResult.record, the migration that fills the fi
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable
@@ -143,19 +144,22 @@ def averaged(keys: Iterable[str]) -> list[str]:
     """The benchmarks (column keys) an average is taken over: the maths ones when there are any, else all.
     The 1-shot RLVR paper's "average" is over its six maths benchmarks, never ARC or GPQA (research notes,
     evaluation.md); a suite of multiple-choice benchmarks alone averages them all."""
+    return list(_averaged(tuple(sorted(set(keys)))))
+
+
+@functools.lru_cache(maxsize=1024)
+def _averaged(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """averaged() for sorted keys, remembered: a report asks it for every row and column."""
     from evaluation.benchmarks import get_benchmark
 
-    keys = sorted(set(keys))
-
     def graded_as_maths(key: str) -> bool:
-        name, _, formulation = key.partition("@")
+        name, _, formulation = key.partition(FORMULATION_SEPARATOR)
         try:
             return not formulation and get_benchmark(name).grader == "math"
         except KeyError:
             return False
 
-    maths = [key for key in keys if graded_as_maths(key)]
-    return maths or keys
+    return tuple(key for key in keys if graded_as_maths(key)) or keys
 
 
 def average_label(keys: Iterable[str]) -> str:
