@@ -581,17 +581,28 @@ def _opens(team_id: int, own_teams: set[int] | None) -> bool:
     return own_teams is None or team_id in own_teams
 
 
-def _run_row(run: Run, columns: list[Column], own_teams: set[int] | None, team_column: bool) -> Row:
-    best = Best.from_run(run)
+def _run_row(
+    run: Run,
+    columns: list[Column],
+    own_teams: set[int] | None,
+    team_column: bool,
+    best: Best | None = None,
+    selection: str = "",
+) -> Row:
+    """A run's leaderboard row at its best-average checkpoint (kept on the run), or at `best`, its
+    checkpoint best on the column `selection`."""
+    best = best or Best.from_run(run)
     linked = _opens(run.team_id, own_teams)
+    if selection:
+        cells = _selected_cells(best.scores, columns, selection, linked)
+        title = f"checkpoint best on {column_label(selection)}: step {best.step}"
+    else:
+        cells, title = (
+            _score_cells(best.scores, columns, None, linked),
+            f"best-average checkpoint: step {best.step}",
+        )
     return Row(
-        run.name,
-        _score_cells(best.scores, columns, None, linked),
-        run,
-        best.step,
-        title=f"best-average checkpoint: step {best.step}",
-        team=run.team.name if team_column else "",
-        linked=linked,
+        run.name, cells, run, best.step, title=title, team=run.team.name if team_column else "", linked=linked
     )
 
 
@@ -739,24 +750,12 @@ def _selected_board(
     shown = ordered if page is None else ordered[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
     page_runs = runs.filter(pk__in=[item for _, item in shown if not isinstance(item, Row)])
     by_pk = {run.pk: run for run in page_runs.select_related("team").only(*BOARD_RUN_FIELDS)}
-    rows = []
-    for _, item in shown:
-        if isinstance(item, Row):
-            rows.append(item)
-            continue
-        run, best = by_pk[item], found[item]
-        linked = _opens(run.team_id, own_teams)
-        rows.append(
-            Row(
-                run.name,
-                _selected_cells(best.scores, columns, selection, linked),
-                run,
-                best.step,
-                title=f"checkpoint best on {column_label(selection)}: step {best.step}",
-                team=run.team.name if team_column else "",
-                linked=linked,
-            )
-        )
+    rows = [
+        item
+        if isinstance(item, Row)
+        else _run_row(by_pk[item], columns, own_teams, team_column, found[item], selection)
+        for _, item in shown
+    ]
     counts: dict[str, Counter[str]] = {}
     for scores in [best.scores for best in found.values()] + [
         scores for setups in bases.values() for scores in setups.values()
