@@ -103,6 +103,8 @@ def test_the_checkpoint_can_be_chosen_on_a_held_out_benchmark(alice, team_a):
     assert "aime24 (selects)" in body and 'value="aime24" selected' in body
     token_rows = client.get(reverse("results:leaderboard"), {"select_on": "aime24", "format": "csv"}).text
     assert "aime24 (selects)" in token_rows.splitlines()[0]
+    unknown = client.get(reverse("results:leaderboard"), {"select_on": "<no such benchmark>"})
+    assert unknown.status_code == 200 and run.name not in unknown.content.decode()  # nothing selects: no runs
     # runs never evaluated on the selecting benchmark are not listed under it
     other = make_sweep(team_a, [{}], name="no-aime").runs.get()
     evaluate(team_a, other, 10, {"math500": 0.9})
