@@ -10,12 +10,14 @@ that deletes). A succeeded run resumes no more: its newest checkpoint loses its 
 if it is pinned, best or among keep_last.
 """
 
+import logging
 from pathlib import Path
 
 from rlab.experiments.models import EvalRequest, Run
 from rlab.spec import SpecV1
 
 CHECKPOINT_DIR = "checkpoints"
+logger = logging.getLogger(__name__)
 
 
 def open_evaluation_steps(run: Run) -> set[int]:
@@ -45,7 +47,16 @@ def prune_finished_training(run: Run) -> list[Path]:
 
 def prune_run_checkpoints(run: Run, training_succeeded: bool) -> list[Path]:
     """Prune the run's checkpoints by the rules above; the newest is kept for a resume (with its resume
-    state) unless `training_succeeded`."""
+    state) unless `training_succeeded`. A failure to prune leaves the checkpoints where they are and says
+    so in the run's log: it must not fail a run or an evaluation that has succeeded."""
+    try:
+        return _prune(run, training_succeeded)
+    except Exception:
+        logger.exception("run %s: its checkpoints could not be pruned; they stay on disk", run.name)
+        return []
+
+
+def _prune(run: Run, training_succeeded: bool) -> list[Path]:
     from training.checkpoints import list_checkpoints, prune_checkpoints, read_trainer_state
 
     if not run.artifact_dir:

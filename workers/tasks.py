@@ -102,11 +102,11 @@ def _execute_claimed(run: Run) -> str:
                 error = short_error(exc)
         else:
             status, error = Run.Status.SUCCEEDED, ""
+            # Before the run says so (what it leaves on disk is final then), and into its log.
+            prune_run_checkpoints(run, training_succeeded=True)
         logger.info("run %s %s", run.name, status)
     if log.failure and status == Run.Status.SUCCEEDED:
         status, error = Run.Status.FAILED, log.failure
-    if status == Run.Status.SUCCEEDED:  # before the run says so: what it leaves on disk is final then
-        prune_run_checkpoints(run, training_succeeded=True)
     _finish(run, status, error)
     return status
 
@@ -169,7 +169,7 @@ def _evaluate_claimed(request: EvalRequest) -> int:
         except Exception as exc:
             logger.exception("evaluation %s failed", request)
             error = short_error(exc)
-    _end_evaluation(request, error)
+        _end_evaluation(request, error)  # in the log's reach: pruning may have something to say
     return count
 
 

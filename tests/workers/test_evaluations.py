@@ -113,3 +113,20 @@ def test_a_failed_evaluation_is_recorded_with_its_reason(team, sums, tiny_model_
     run_task(child_env, f"evaluate_model_task({request.pk})")  # a re-delivery does not try again
     request.refresh_from_db()
     assert request.attempts == 1
+
+
+def test_a_failure_to_prune_is_logged_and_fails_nothing(team, tiny_model_dir, tmp_path, caplog):
+    """A checkpoint folder that cannot be read (here a trainer_state.json cut short) leaves the checkpoints
+    on disk and says so in the log; the run or evaluation that pruned goes on."""
+    from workers.retention import prune_run_checkpoints
+
+    run = make_unqueued_run(team, tiny_grpo_spec(tiny_model_dir, "sums", steps=1))
+    broken = tmp_path / "checkpoints" / "step-00000001"
+    broken.mkdir(parents=True)
+    (broken / "COMPLETE").write_text("1")
+    (broken / "trainer_state.json").write_text('{"step": 1, "config": ')
+    Run.objects.filter(pk=run.pk).update(artifact_dir=str(tmp_path), status=Run.Status.SUCCEEDED)
+    run.refresh_from_db()
+    assert prune_run_checkpoints(run, training_succeeded=True) == []
+    assert broken.is_dir()
+    assert f"run {run.name}: its checkpoints could not be pruned; they stay on disk" in caplog.text

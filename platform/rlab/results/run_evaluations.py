@@ -42,7 +42,8 @@ class ScoreRow:
     label: str
     checkpoint: Checkpoint | None
     cells: list[ScoreCell]
-    metric_cells: list[str]  # the pinned evaluation metrics, in %, per EvalTable.metric_columns ("—": none)
+    # the pinned evaluation metrics, in %, per EvalTable.metric_columns ("—": none), with what they are over
+    metric_cells: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,15 @@ class EvalTable:
     metric_charts: list[Chart]  # one per pinned metric, a line per benchmark over the checkpoints
 
 
-def _metric_text(result: EvalResult | None, metric: str) -> str:
+def _metric_cell(result: EvalResult | None, metric: str) -> tuple[str, str]:
+    """The metric in % and its denominator, e.g. ("93.8", "boxed_ratio over 16 problems × 1 sample")."""
     value = result.metrics.get(metric) if result else None
-    return f"{value * 100:.1f}" if isinstance(value, int | float) else "—"
+    if not isinstance(value, int | float):
+        return "—", "not measured"
+    return (
+        f"{value * 100:.1f}",
+        f"{metric} over {result.n} problems × {result.k} sample{'s' if result.k != 1 else ''}",
+    )
 
 
 def eval_table(run: Run) -> EvalTable:
@@ -85,7 +92,7 @@ def eval_table(run: Run) -> EvalTable:
             label,
             checkpoint,
             [cell(latest.get((key, b))) for b in benchmarks],
-            [_metric_text(latest.get((key, b)), m) for b, m in metric_columns],
+            [_metric_cell(latest.get((key, b)), m) for b, m in metric_columns],
         )
 
     rows = [row("base model", None)] if any(cid is None for cid, _ in latest) else []

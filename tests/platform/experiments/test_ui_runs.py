@@ -282,3 +282,28 @@ def test_the_run_page_shows_disk_use_and_pruned_checkpoints(alice, run, tmp_path
     body = logged_in(alice).get(reverse("experiments:run_detail", args=[run.pk])).content.decode()
     assert "Disk: 3.0 MiB (1 of 2 checkpoints on disk)" in body
     assert "pruned after its evaluation" in body and f"<code class=\"path\">{kept}</code>" in body
+
+
+def test_the_evaluation_table_shows_pinned_metrics_with_their_denominator(alice, run):
+    """The demo's point on its page: the pinned boxed ratio per checkpoint, with what it is a share of."""
+    config = run.config | {"pinned_metrics": ["boxed_ratio", "reward_mean"]}
+    Run.objects.filter(pk=run.pk).update(config=config)
+    benchmark = Benchmark.objects.get_or_create(key="arith", defaults={"name": "arith"})[0]
+    for step, boxed in ((None, 0.6875), (4, 0.9375)):
+        EvalResult.record(
+            team=run.team,
+            run=run,
+            checkpoint=Checkpoint.record(run, step, "/gone") if step else None,
+            model_ref="m",
+            benchmark=benchmark,
+            template="t",
+            sampling={},
+            n=16,
+            score=0.0,
+            metrics={"boxed_ratio": boxed},
+        )
+    body = logged_in(alice).get(reverse("experiments:run_detail", args=[run.pk])).content.decode()
+    assert "arith · boxed_ratio" in body and "arith · reward_mean" not in body  # not an evaluation metric
+    assert 'title="boxed_ratio over 16 problems × 1 sample">68.8<' in body
+    assert 'title="boxed_ratio over 16 problems × 1 sample">93.8<' in body
+    assert "boxed_ratio on the test problems (%)" in body
